@@ -1,0 +1,90 @@
+"""The one place things are wired: routes, middleware, exception handlers, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from todo_api.auth.backend import BearerTokenBackend
+from todo_api.auth.passwords import PasswordHasher
+from todo_api.cursors import CursorCodec
+from todo_api.db.pool import Database, create_pool
+from todo_api.middleware.body_limit import BodyLimitMiddleware
+from todo_api.middleware.cors import (
+    ALLOWED_HEADERS,
+    ALLOWED_METHODS,
+    EXPOSED_HEADERS,
+    PREFLIGHT_MAX_AGE,
+    ProblemCORSMiddleware,
+)
+from todo_api.middleware.request_context import RequestContextMiddleware
+from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
+from todo_api.routes import auth, health, tasks
+from todo_api.services import Services
+from todo_api.settings import Settings, load_settings
+
+ROUTES = [
+    Route("/health", health.health, methods=["GET"]),
+    Route("/ready", health.ready, methods=["GET"]),
+    Route("/api/auth/register", auth.register, methods=["POST"]),
+    Route("/api/auth/login", auth.login, methods=["POST"]),
+    Route("/api/auth/me", auth.me, methods=["GET"]),
+    Route("/api/{user_id}/tasks", tasks.TaskCollection),
+    Route("/api/{user_id}/tasks/{task_id}", tasks.TaskItem),
+    Route("/api/{user_id}/tasks/{task_id}/complete", tasks.complete_task, methods=["PATCH"]),
+]
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """The ASGI app for these settings; `settings.database_url` must be set."""
+    if settings.database_url is None:
+        raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
+    database_url = settings.database_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(settings, database_url)
+        hasher = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
+        app.state.services = Services(
+            settings=settings,
+            db=Database(pool, acquire_timeout=settings.db_connect_timeout),
+            hasher=hasher,
+            cursors=CursorCodec(settings.jwt_secret),
+        )
+        try:
+            yield
+        finally:
+            hasher.close()
+            await pool.close()
+
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[
+            Middleware(
+                ProblemCORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=list(ALLOWED_METHODS),
+                allow_headers=list(ALLOWED_HEADERS),
+                expose_headers=list(EXPOSED_HEADERS),
+                max_age=PREFLIGHT_MAX_AGE,
+            ),
+            Middleware(BodyLimitMiddleware),
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
+        ],
+        exception_handlers={**EXCEPTION_HANDLERS, Exception: handle_unexpected},
+        lifespan=lifespan,
+    )
+    # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
+    app.router.redirect_slashes = False
+    return RequestContextMiddleware(app)
+
+
+def app_from_environment() -> ASGIApp:
+    """The factory uvicorn calls in each worker (`todo_api.app:app_from_environment`)."""
+    return create_app(load_settings())

@@ -1,0 +1,1 @@
+"""Authentication: tokens, passwords, and the middleware backend."""

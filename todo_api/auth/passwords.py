@@ -1,0 +1,64 @@
+"""bcrypt, off the event loop and bounded: a few threads hash, and a request that cannot get one
+soon is told to come back (429) instead of queueing until every request is slow."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Final
+
+import bcrypt
+
+MAX_PASSWORD_BYTES: Final = 72  # bcrypt's limit; bcrypt 5 raises beyond it
+# How long a request waits for a hashing slot before it gets 429.
+SLOT_WAIT_SECONDS: Final = 2.0
+RETRY_AFTER_SECONDS: Final = 1
+
+
+class HasherBusy(Exception):
+    """Every hashing slot stayed taken for SLOT_WAIT_SECONDS."""
+
+
+class PasswordHasher:
+    def __init__(self, rounds: int, concurrency: int) -> None:
+        self.rounds = rounds
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="bcrypt"
+        )
+        self._slots = asyncio.Semaphore(concurrency)
+        # Unknown accounts and over-long passwords are checked against this, so they cost
+        # the same time as a real check.
+        self._dummy_hash = bcrypt.hashpw(b"todo-api dummy password", bcrypt.gensalt(rounds))
+
+    async def _run(self, fn: object, *args: bytes) -> bytes | bool:
+        try:
+            async with asyncio.timeout(SLOT_WAIT_SECONDS):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise HasherBusy from None
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
+        finally:
+            self._slots.release()
+
+    async def hash(self, password: str) -> str:
+        encoded = password.encode()
+        if len(encoded) > MAX_PASSWORD_BYTES:
+            raise ValueError("password longer than 72 bytes")
+        salt = bcrypt.gensalt(self.rounds)
+        hashed = await self._run(bcrypt.hashpw, encoded, salt)
+        assert isinstance(hashed, bytes)
+        return hashed.decode()
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """True only when `password_hash` exists and matches; always costs one bcrypt check."""
+        encoded = password.encode()
+        usable = password_hash is not None and len(encoded) <= MAX_PASSWORD_BYTES
+        candidate = encoded if len(encoded) <= MAX_PASSWORD_BYTES else encoded[:MAX_PASSWORD_BYTES]
+        stored = password_hash.encode() if usable and password_hash else self._dummy_hash
+        matched = await self._run(bcrypt.checkpw, candidate, stored)
+        return bool(matched) and usable
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,101 @@
+"""`todo-api serve` and `todo-api migrate` (also `python -m todo_api`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+
+import uvicorn
+
+from todo_api.db.migrations import apply_migrations
+from todo_api.db.pool import masked
+from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
+from todo_api.logs import configure_logging
+from todo_api.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("todo_api")
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded_postgres(settings.data_dir) as url:
+        log.info("embedded PostgreSQL running under %s", settings.data_dir / "pg")
+        yield url
+
+
+def _migrate(url: str, settings: Settings) -> None:
+    """Apply migrations, retrying while the database is not yet reachable (a container starting
+    beside its database), for up to DB_CONNECT_TIMEOUT seconds."""
+    deadline = time.monotonic() + settings.db_connect_timeout
+    while True:
+        try:
+            applied = apply_migrations(url)
+            break
+        except Exception as exc:  # psycopg.OperationalError and friends
+            if time.monotonic() >= deadline or "OperationalError" not in type(exc).__name__:
+                raise
+            time.sleep(0.5)
+    log.info("migrations: %d applied", applied)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as url:
+        if settings.migrate_on_start:
+            _migrate(url, settings)
+        # Workers read their settings from the environment; hand them the embedded database.
+        os.environ["DATABASE_URL"] = url
+        os.environ["JWT_SECRET"] = settings.jwt_secret
+        host = args.host or settings.host
+        port = args.port if args.port is not None else settings.port
+        workers = args.workers or settings.workers
+        log.info("todo-api listening on http://%s:%d, database %s", host, port, masked(url))
+        uvicorn.run(
+            "todo_api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="todo-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply pending migrations, then serve the API")
+    serve.add_argument("--host", help="address to listen on (default HOST, 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default PORT, 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default WEB_CONCURRENCY, 1)")
+    commands.add_parser("migrate", help="apply pending migrations and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"todo-api: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        if args.command == "migrate":
+            with _database(settings) as url:
+                _migrate(url, settings)
+            return 0
+        return _serve(settings, args)
+    except EmbeddedUnavailable as exc:
+        print(f"todo-api: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Data access: the pool, the named queries, and one function per query."""

@@ -1,0 +1,1 @@
+"""The ASGI layers around the routes, each in its own module."""

@@ -1,0 +1,77 @@
+"""The outermost layer: gives every request an id (echoed when the client's is well-formed),
+puts it on every response, writes one access-log line, and turns anything that escaped every
+other layer into a 500 problem. It wraps the whole Starlette app, ServerErrorMiddleware
+included, so 500s carry the id too."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from todo_api.problems import ProblemResponse
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+access_log = logging.getLogger("todo_api.access")
+error_log = logging.getLogger("todo_api.error")
+
+
+def request_id_for(headers: Headers) -> str:
+    offered = headers.get(REQUEST_ID_HEADER)
+    if offered is not None and _VALID_REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_for(Headers(scope=scope))
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception(
+                "unhandled error", extra={"request_id": request_id, "path": scope.get("path")}
+            )
+            if status == 0:
+                await ProblemResponse(500, "An unexpected error occurred; it has been logged")(
+                    scope, receive, send_with_id
+                )
+        finally:
+            route = scope.get("route")
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope.get("path"),
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope.get("path"),
+                    "route": getattr(route, "path", None),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

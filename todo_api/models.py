@@ -1,0 +1,162 @@
+"""Request bodies and query strings as pydantic models, and rows as JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+import asyncpg
+import email_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from todo_api.auth.passwords import MAX_PASSWORD_BYTES
+
+TITLE_MAX_CHARS: Final = 200
+DESCRIPTION_MAX_CHARS: Final = 1000
+EMAIL_MAX_CHARS: Final = 254
+PASSWORD_MIN_BYTES: Final = 8
+USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,32}$"
+SEARCH_MAX_CHARS: Final = 200
+PAGE_LIMIT_MAX: Final = 500
+PAGE_LIMIT_DEFAULT: Final = 100
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)
+]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_CHARS)]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError("null_not_allowed", "Value must not be null")
+    return value
+
+
+class _Body(BaseModel):
+    """Strict types (no "1" for 1 or 1 for true); unknown and read-only fields are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class RegisterBody(_Body):
+    email: Annotated[str, Field(max_length=EMAIL_MAX_CHARS)]
+    username: Annotated[str, Field(pattern=USERNAME_PATTERN)]
+    password: str
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        try:
+            checked = email_validator.validate_email(value, check_deliverability=False)
+        except email_validator.EmailNotValidError as exc:
+            raise PydanticCustomError(
+                "email", "Not a valid email address: {reason}", {"reason": str(exc)}
+            ) from None
+        return checked.normalized.lower()
+
+    @field_validator("password")
+    @classmethod
+    def _password_length(cls, value: str) -> str:
+        size = len(value.encode())
+        if not PASSWORD_MIN_BYTES <= size <= MAX_PASSWORD_BYTES:
+            raise PydanticCustomError(
+                "password_length",
+                "Password must be {low} to {high} bytes in UTF-8",
+                {"low": PASSWORD_MIN_BYTES, "high": MAX_PASSWORD_BYTES},
+            )
+        return value
+
+
+class LoginBody(_Body):
+    email: str | None = None
+    username: str | None = None
+    password: str
+
+    @model_validator(mode="after")
+    def _one_login(self) -> LoginBody:
+        if (self.email is None) == (self.username is None):
+            raise PydanticCustomError("login_field", "Give exactly one of email or username")
+        return self
+
+    @property
+    def login(self) -> str:
+        return self.email if self.email is not None else self.username or ""
+
+
+class TaskCreate(_Body):
+    title: Title
+    description: Description | None = None
+    completed: bool = False
+
+
+class TaskUpdate(_Body):
+    title: Title | None = None
+    description: Description | None = None
+    completed: bool | None = None
+
+    _title_not_null = field_validator("title", "completed", mode="before")(_not_null)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> TaskUpdate:
+        if not self.model_fields_set & {"title", "description", "completed"}:
+            raise PydanticCustomError(
+                "no_update", "Give at least one of title, description, completed"
+            )
+        return self
+
+
+class TaskComplete(_Body):
+    completed: bool | None = None
+
+    _completed_not_null = field_validator("completed", mode="before")(_not_null)
+
+
+class TaskListQuery(BaseModel):
+    """The list query string; lax types, since every value arrives as text."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["all", "pending", "completed"] = "all"
+    sort: Literal["created", "updated", "title"] = "created"
+    order: Literal["asc", "desc"] | None = None
+    q: Annotated[str, Field(max_length=SEARCH_MAX_CHARS)] | None = None
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
+    cursor: Annotated[str, Field(max_length=1024)] | None = None
+
+    @property
+    def direction(self) -> str:
+        if self.order is not None:
+            return self.order
+        return "asc" if self.sort == "title" else "desc"
+
+    @property
+    def completed(self) -> bool | None:
+        return {"all": None, "pending": False, "completed": True}[self.status]
+
+
+USER_FIELDS: Final = ("id", "email", "username", "is_active", "created_at", "updated_at")
+TASK_FIELDS: Final = (
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def user_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {name: row[name] for name in USER_FIELDS}
+
+
+def task_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {name: row[name] for name in TASK_FIELDS}

@@ -1,0 +1,141 @@
+"""JSON in and out: request bodies checked for type, syntax and rules; responses rendered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from todo_api.problems import Problem
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+JSON_MEDIA_TYPE = "application/json"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+class JSONResponse(Response):
+    media_type = "application/json; charset=utf-8"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
+def _media_type(request: Request) -> tuple[str, dict[str, str]]:
+    raw = request.headers.get("content-type", "")
+    kind, *params = raw.split(";")
+    options = {}
+    for param in params:
+        key, _, value = param.partition("=")
+        options[key.strip().lower()] = value.strip().strip('"').lower()
+    return kind.strip().lower(), options
+
+
+def _unsupported(kind: str, accepted: str) -> Problem:
+    shown = kind or "none"
+    return Problem(415, f"Content type {shown} is not supported; send {accepted}")
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson stops at integers beyond 64 bits; those are valid JSON, just the wrong type later.
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        orjson.dumps(value)  # refuses lone surrogates, which PostgreSQL could not store
+    except (ValueError, TypeError, orjson.JSONEncodeError):
+        raise Problem(400, "The body is not valid JSON") from None
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*loc, key)
+        found = _find_nul(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_nul(data: Any, where: str) -> None:
+    loc = _find_nul(data, (where,))
+    if loc is not None:
+        error = {"loc": list(loc), "msg": "NUL characters are not allowed", "type": "nul_character"}
+        raise Problem(
+            422, f"{_loc_text(loc) or where}: NUL characters are not allowed", errors=[error]
+        )
+
+
+async def json_object(request: Request, *, optional: bool = False) -> dict[str, Any] | None:
+    """The body as a JSON object: 415 unless the content type is JSON, 400 unless an object.
+    With `optional`, an empty body (with any or no content type) is None."""
+    raw = await request.body()
+    if optional and not raw.strip():
+        return None
+    kind, options = _media_type(request)
+    if kind != JSON_MEDIA_TYPE or options.get("charset", "utf-8") != "utf-8":
+        raise _unsupported(kind, JSON_MEDIA_TYPE)
+    return _as_object(_parse_json(raw))
+
+
+def _as_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Problem(400, "The body must be a JSON object")
+    return value
+
+
+async def json_or_form(request: Request) -> dict[str, Any]:
+    """A JSON object, or an urlencoded form as a dict of its last values (OAuth2 password flow)."""
+    kind, _ = _media_type(request)
+    if kind != FORM_MEDIA_TYPE:
+        data = await json_object(request)
+        assert data is not None
+        return data
+    raw = await request.body()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise Problem(400, "The form is not valid UTF-8") from None
+    return _as_object(dict(pairs))
+
+
+def _loc_text(loc: Sequence[str | int]) -> str:
+    """The field a loc names, without its "body"/"query" head."""
+    return ".".join(str(part) for part in loc[1:])
+
+
+def validated(model: type[ModelT], data: Mapping[str, Any] | None, where: str = "body") -> ModelT:
+    """`data` as `model`, or a 422 problem listing every broken rule (never the input itself)."""
+    data = data if data is not None else {}
+    _refuse_nul(data, where)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = exc.errors(include_url=False, include_input=False, include_context=False)
+        errors = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in details]
+        field = _loc_text([where, *details[0]["loc"]])
+        summary = f"{field}: {details[0]['msg']}" if field else details[0]["msg"]
+        if len(details) > 1:
+            summary += f" (and {len(details) - 1} more)"
+        raise Problem(422, f"Invalid request {where}: {summary}", errors=errors) from None

@@ -1,0 +1,25 @@
+"""What the routes use, opened by the lifespan and kept on `app.state.services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from todo_api.auth.passwords import PasswordHasher
+from todo_api.cursors import CursorCodec
+from todo_api.db.pool import Database
+from todo_api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    hasher: PasswordHasher
+    cursors: CursorCodec
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
