@@ -1,0 +1,58 @@
+"""Many requests at once: nothing lost, nothing doubled, the final state exact."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import User, create_task, register
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_100_concurrent_creates_all_land(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post(user.tasks, json={"title": f"t{n}"}, headers=user.headers) for n in range(100))
+    )
+    assert [r.status_code for r in responses] == [201] * 100
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 100
+    stored = await db.fetch("SELECT id, title FROM tasks WHERE user_id = $1", user.id)
+    assert {r["id"] for r in stored} == ids
+    assert sorted(r["title"] for r in stored) == sorted(f"t{n}" for n in range(100))
+    listed = await client.get(f"{user.tasks}?limit=500", headers=user.headers)
+    assert listed.headers["x-total-count"] == "100"
+
+
+@pytest.mark.parametrize("toggles", [100, 101])
+async def test_concurrent_toggles_of_one_task_are_exact(
+    client: httpx.AsyncClient, user: User, toggles: int
+) -> None:
+    task = await create_task(client, user)
+    url = f"{user.tasks}/{task['id']}/complete"
+    responses = await asyncio.gather(*(client.patch(url, headers=user.headers) for _ in range(toggles)))
+    assert all(r.status_code == 200 for r in responses)
+    states = [r.json()["completed"] for r in responses]
+    # Each toggle saw a distinct state of the row: exactly half (rounded up) ended completed.
+    assert states.count(True) == (toggles + 1) // 2
+    final = (await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)).json()
+    assert final["completed"] is (toggles % 2 == 1)
+    assert (final["completed_at"] is None) is (not final["completed"])
+
+
+async def test_concurrent_registrations_of_one_name_create_one_user(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    first = await register(client)
+    await db.execute("DELETE FROM users WHERE id = $1", first.id)
+    body = {"email": first.email, "username": first.username, "password": first.password}
+    responses = await asyncio.gather(*(client.post("/api/auth/register", json=body) for _ in range(10)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 1
+    assert set(codes) <= {201, 409, 429}
+    assert await db.fetchval("SELECT count(*) FROM users WHERE email = $1", first.email) == 1

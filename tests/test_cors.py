@@ -1,0 +1,78 @@
+"""CORS for the browser frontend: preflights, exposed headers, refused origins."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import User, assert_problem
+
+pytestmark = pytest.mark.anyio
+
+FRONTEND = "http://localhost:3000"
+
+
+def preflight(origin: str, method: str = "PUT", headers: str = "authorization,content-type") -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": headers,
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def test_preflight_from_the_frontend_is_allowed(client: httpx.AsyncClient, method: str) -> None:
+    r = await client.options("/api/u/tasks/1", headers=preflight(FRONTEND, method))
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == FRONTEND
+    methods = {m.strip() for m in r.headers["access-control-allow-methods"].split(",")}
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= methods
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type", "x-request-id"} <= allowed
+    assert "*" not in r.headers["access-control-allow-headers"]
+    assert r.headers["x-request-id"]
+
+
+async def test_preflight_from_another_origin_is_a_400_problem(client: httpx.AsyncClient) -> None:
+    r = await client.options("/api/u/tasks", headers=preflight("http://evil.example"))
+    assert_problem(r, 400)
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_preflight_asking_for_an_unlisted_header_is_refused(client: httpx.AsyncClient) -> None:
+    r = await client.options("/api/u/tasks", headers=preflight(FRONTEND, "GET", "x-custom"))
+    assert_problem(r, 400)
+
+
+async def test_actual_request_exposes_paging_and_id_headers(client: httpx.AsyncClient, user: User) -> None:
+    r = await client.get(user.tasks, headers={**user.headers, "Origin": FRONTEND})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == FRONTEND
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"link", "x-total-count", "x-request-id", "location"} <= exposed
+
+
+async def test_errors_carry_cors_headers_for_the_frontend(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/u/tasks", headers={"Origin": FRONTEND})
+    assert_problem(r, 401)
+    assert r.headers["access-control-allow-origin"] == FRONTEND
+
+
+async def test_other_origins_never_get_allow_origin(client: httpx.AsyncClient, user: User) -> None:
+    r = await client.get(user.tasks, headers={**user.headers, "Origin": "http://evil.example"})
+    assert r.status_code == 200
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_cors_origins_come_from_settings(settings: object) -> None:
+    from dataclasses import replace
+
+    from tests.conftest import client_for, running
+    from todo_api.app import create_app
+
+    custom = replace(settings, cors_origins=("https://app.example",))  # type: ignore[type-var]
+    async with running(create_app(custom)) as app, client_for(app) as client:
+        ok = await client.options("/api/u/tasks", headers=preflight("https://app.example", "GET"))
+        assert ok.status_code == 200
+        refused = await client.options("/api/u/tasks", headers=preflight(FRONTEND, "GET"))
+        assert_problem(refused, 400)
