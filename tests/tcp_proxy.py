@@ -12,7 +12,9 @@ class TcpProxy:
     def __init__(self, database_url: str) -> None:
         parts = urlsplit(database_url)
         params = dict(parse_qsl(parts.query))
-        self._socket_dir = params.get("host") if (params.get("host") or "").startswith("/") else None
+        self._socket_dir = (
+            params.get("host") if (params.get("host") or "").startswith("/") else None
+        )
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 5432
         self._target = parts

@@ -23,7 +23,11 @@ async def test_register_returns_a_login_response_and_location(client: httpx.Asyn
     name = fresh_name()
     r = await client.post(
         "/api/auth/register",
-        json={"email": f"{name.upper()}@Example.COM", "username": name.upper(), "password": PASSWORD},
+        json={
+            "email": f"{name.upper()}@Example.COM",
+            "username": name.upper(),
+            "password": PASSWORD,
+        },
     )
     assert r.status_code == 201
     assert r.headers["location"] == "/api/auth/me"
@@ -151,12 +155,16 @@ async def test_login_with_email_or_username_any_case(
     body = r.json()
     assert body["user"]["id"] == user.id
     assert body["token_type"] == "bearer"
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert me.status_code == 200
 
 
 @pytest.mark.parametrize("field", ["email", "username"])
-async def test_login_with_the_oauth2_form(client: httpx.AsyncClient, user: User, field: str) -> None:
+async def test_login_with_the_oauth2_form(
+    client: httpx.AsyncClient, user: User, field: str
+) -> None:
     form = {"grant_type": "password", "username": getattr(user, field), "password": user.password}
     r = await client.post("/api/auth/login", data=form)
     assert r.status_code == 200, r.text
@@ -269,8 +277,18 @@ def bad_tokens(user: User) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["expired", "wrong key", "alg none", "HS512", "no exp", "no iat", "no sub", "integer sub",
-     "garbage", "truncated"],
+    [
+        "expired",
+        "wrong key",
+        "alg none",
+        "HS512",
+        "no exp",
+        "no iat",
+        "no sub",
+        "integer sub",
+        "garbage",
+        "truncated",
+    ],
 )
 async def test_bad_tokens_are_401_with_invalid_token(
     client: httpx.AsyncClient, user: User, kind: str

@@ -36,7 +36,9 @@ def tables(url: str) -> set[str]:
     return {r[0] for r in rows} & {"users", "tasks"}
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
@@ -60,13 +62,18 @@ def test_yoyo_apply_and_rollback_work_on_an_empty_database(empty_database: str) 
     rolled = run([str(BIN / "yoyo"), "rollback", "--batch", "--database", url, "migrations"], {})
     assert rolled.returncode == 0, rolled.stderr
     assert tables(empty_database) == set()
-    again = run([str(BIN / "todo-api"), "migrate"], {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET})
+    again = run(
+        [str(BIN / "todo-api"), "migrate"],
+        {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET},
+    )
     assert again.returncode == 0 and tables(empty_database) == {"users", "tasks"}
 
 
 def test_serve_refuses_a_missing_or_short_secret_in_one_line(empty_database: str) -> None:
     for secret in ("", "short"):
-        r = run([str(BIN / "todo-api"), "serve"], {"DATABASE_URL": empty_database, "JWT_SECRET": secret})
+        r = run(
+            [str(BIN / "todo-api"), "serve"], {"DATABASE_URL": empty_database, "JWT_SECRET": secret}
+        )
         assert r.returncode == 2
         assert r.stderr.count("\n") == 1 and "JWT_SECRET" in r.stderr
 
@@ -95,7 +102,11 @@ def serve() -> Iterator[object]:
 
     def start(env: dict[str, str], module: bool = False) -> tuple[subprocess.Popen[str], str]:
         port = free_port()
-        command = [sys.executable, "-m", "todo_api", "serve"] if module else [str(BIN / "todo-api"), "serve"]
+        command = (
+            [sys.executable, "-m", "todo_api", "serve"]
+            if module
+            else [str(BIN / "todo-api"), "serve"]
+        )
         proc = subprocess.Popen(
             command,
             env={**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "BCRYPT_ROUNDS": "4", **env},
@@ -132,7 +143,10 @@ def stop(proc: subprocess.Popen[str]) -> str:
 def walk_through(base: str) -> str:
     """Register, create, list, toggle, delete; returns the user's login."""
     name = f"cli{time.monotonic_ns()}"
-    r = httpx.post(f"{base}/api/auth/register", json={"email": f"{name}@example.com", "username": name, "password": "password1"})
+    r = httpx.post(
+        f"{base}/api/auth/register",
+        json={"email": f"{name}@example.com", "username": name, "password": "password1"},
+    )
     assert r.status_code == 201, r.text
     token, user_id = r.json()["access_token"], r.json()["user"]["id"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -140,7 +154,9 @@ def walk_through(base: str) -> str:
     assert httpx.get(f"{base}/api/{user_id}/tasks", headers=headers).json()[0]["id"] == task["id"]
     toggled = httpx.patch(f"{base}/api/{user_id}/tasks/{task['id']}/complete", headers=headers)
     assert toggled.json()["completed"] is True
-    assert httpx.delete(f"{base}/api/{user_id}/tasks/{task['id']}", headers=headers).status_code == 204
+    assert (
+        httpx.delete(f"{base}/api/{user_id}/tasks/{task['id']}", headers=headers).status_code == 204
+    )
     return name
 
 
@@ -161,7 +177,7 @@ def test_python_m_todo_api_serves_too(serve: object, empty_database: str) -> Non
 
 def test_migrate_on_start_false_leaves_the_schema_alone(serve: object, empty_database: str) -> None:
     env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET, "MIGRATE_ON_START": "false"}
-    proc, base = serve(env)  # type: ignore[operator]
+    proc, _base = serve(env)  # type: ignore[operator]
     assert tables(empty_database) == set()
     stop(proc)
 

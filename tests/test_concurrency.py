@@ -17,7 +17,10 @@ async def test_100_concurrent_creates_all_land(
     client: httpx.AsyncClient, user: User, db: asyncpg.Connection
 ) -> None:
     responses = await asyncio.gather(
-        *(client.post(user.tasks, json={"title": f"t{n}"}, headers=user.headers) for n in range(100))
+        *(
+            client.post(user.tasks, json={"title": f"t{n}"}, headers=user.headers)
+            for n in range(100)
+        )
     )
     assert [r.status_code for r in responses] == [201] * 100
     ids = {r.json()["id"] for r in responses}
@@ -35,7 +38,9 @@ async def test_concurrent_toggles_of_one_task_are_exact(
 ) -> None:
     task = await create_task(client, user)
     url = f"{user.tasks}/{task['id']}/complete"
-    responses = await asyncio.gather(*(client.patch(url, headers=user.headers) for _ in range(toggles)))
+    responses = await asyncio.gather(
+        *(client.patch(url, headers=user.headers) for _ in range(toggles))
+    )
     assert all(r.status_code == 200 for r in responses)
     states = [r.json()["completed"] for r in responses]
     # Each toggle saw a distinct state of the row: exactly half (rounded up) ended completed.
@@ -51,7 +56,9 @@ async def test_concurrent_registrations_of_one_name_create_one_user(
     first = await register(client)
     await db.execute("DELETE FROM users WHERE id = $1", first.id)
     body = {"email": first.email, "username": first.username, "password": first.password}
-    responses = await asyncio.gather(*(client.post("/api/auth/register", json=body) for _ in range(10)))
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/register", json=body) for _ in range(10))
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes.count(201) == 1
     assert set(codes) <= {201, 409, 429}

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.anyio
 FRONTEND = "http://localhost:3000"
 
 
-def preflight(origin: str, method: str = "PUT", headers: str = "authorization,content-type") -> dict[str, str]:
+def preflight(
+    origin: str, method: str = "PUT", headers: str = "authorization,content-type"
+) -> dict[str, str]:
     return {
         "Origin": origin,
         "Access-Control-Request-Method": method,
@@ -21,7 +23,9 @@ def preflight(origin: str, method: str = "PUT", headers: str = "authorization,co
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
-async def test_preflight_from_the_frontend_is_allowed(client: httpx.AsyncClient, method: str) -> None:
+async def test_preflight_from_the_frontend_is_allowed(
+    client: httpx.AsyncClient, method: str
+) -> None:
     r = await client.options("/api/u/tasks/1", headers=preflight(FRONTEND, method))
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == FRONTEND
@@ -39,12 +43,16 @@ async def test_preflight_from_another_origin_is_a_400_problem(client: httpx.Asyn
     assert "access-control-allow-origin" not in r.headers
 
 
-async def test_preflight_asking_for_an_unlisted_header_is_refused(client: httpx.AsyncClient) -> None:
+async def test_preflight_asking_for_an_unlisted_header_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
     r = await client.options("/api/u/tasks", headers=preflight(FRONTEND, "GET", "x-custom"))
     assert_problem(r, 400)
 
 
-async def test_actual_request_exposes_paging_and_id_headers(client: httpx.AsyncClient, user: User) -> None:
+async def test_actual_request_exposes_paging_and_id_headers(
+    client: httpx.AsyncClient, user: User
+) -> None:
     r = await client.get(user.tasks, headers={**user.headers, "Origin": FRONTEND})
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == FRONTEND

@@ -34,7 +34,9 @@ async def proxied(proxy: TcpProxy, settings: Settings) -> AsyncIterator[httpx.As
         yield client
 
 
-async def eventually_status(client: httpx.AsyncClient, url: str, status: int, within: float) -> httpx.Response:
+async def eventually_status(
+    client: httpx.AsyncClient, url: str, status: int, within: float
+) -> httpx.Response:
     deadline = time.monotonic() + within
     while True:
         r = await client.get(url)
@@ -55,7 +57,9 @@ async def test_outage_gives_503_and_recovers(proxy: TcpProxy, proxied: httpx.Asy
     for r in (
         await proxied.get(user.tasks, headers=user.headers),
         await proxied.post(user.tasks, json={"title": "x"}, headers=user.headers),
-        await proxied.post("/api/auth/login", json={"username": user.username, "password": user.password}),
+        await proxied.post(
+            "/api/auth/login", json={"username": user.username, "password": user.password}
+        ),
     ):
         assert_problem(r, 503)
     assert (await proxied.get("/health")).status_code == 200

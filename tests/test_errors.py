@@ -50,7 +50,9 @@ async def test_wrong_method_is_405_with_allow(
 
 
 @pytest.mark.parametrize("request_id", ["abc", "A.b_c-1", "x" * 128])
-async def test_a_well_formed_request_id_is_echoed(client: httpx.AsyncClient, request_id: str) -> None:
+async def test_a_well_formed_request_id_is_echoed(
+    client: httpx.AsyncClient, request_id: str
+) -> None:
     ok = await client.get("/health", headers={"X-Request-ID": request_id})
     assert ok.headers["x-request-id"] == request_id
     missing = await client.get("/nope", headers={"X-Request-ID": request_id})
@@ -58,7 +60,9 @@ async def test_a_well_formed_request_id_is_echoed(client: httpx.AsyncClient, req
 
 
 @pytest.mark.parametrize("request_id", ["", "x" * 129, "has space", "semi;colon", "ünï", "a/b"])
-async def test_a_malformed_request_id_is_replaced(client: httpx.AsyncClient, request_id: str) -> None:
+async def test_a_malformed_request_id_is_replaced(
+    client: httpx.AsyncClient, request_id: str
+) -> None:
     r = await client.get("/health", headers={"X-Request-ID": request_id.encode()})
     generated = r.headers["x-request-id"]
     assert generated != request_id

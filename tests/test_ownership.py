@@ -52,7 +52,9 @@ async def test_other_users_task_ids_are_404_under_own_path(
         client.patch(f"{item}/complete", json={"completed": True}, headers=other.headers),
         client.delete(item, headers=other.headers),
     ]
-    missing = assert_problem(await client.get(f"{other.tasks}/987654321", headers=other.headers), 404)
+    missing = assert_problem(
+        await client.get(f"{other.tasks}/987654321", headers=other.headers), 404
+    )
     for attempt in attempts:
         body = assert_problem(await attempt, 404)
         # Indistinguishable from a task that does not exist at all.

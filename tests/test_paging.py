@@ -46,7 +46,11 @@ async def seed(db: asyncpg.Connection, user: User, count: int) -> None:
 
 
 def sort_key(task: dict[str, Any], sort: str) -> tuple[Any, int]:
-    value = {"created": task["created_at"], "updated": task["updated_at"], "title": task["title"].lower()}
+    value = {
+        "created": task["created_at"],
+        "updated": task["updated_at"],
+        "title": task["title"].lower(),
+    }
     return value[sort], task["id"]
 
 
@@ -60,7 +64,9 @@ async def test_walk_every_page_while_rows_come_and_go(
     client: httpx.AsyncClient, user: User, db: asyncpg.Connection, sort: str, order: str
 ) -> None:
     await seed(db, user, 250)
-    survivors = {r["id"] for r in await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)}
+    survivors = {
+        r["id"] for r in await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)
+    }
     rng = random.Random(f"{sort}-{order}")
     seen: list[dict[str, Any]] = []
     url: str | None = f"{user.tasks}?limit=40&sort={sort}&order={order}"
@@ -81,7 +87,7 @@ async def test_walk_every_page_while_rows_come_and_go(
             await create_task(client, user, title=title_for(rng.randrange(1000)))
         seen_ids = {t["id"] for t in seen}
         unseen = sorted(survivors - seen_ids)
-        for victim in rng.sample(unseen, min(2, len(unseen))) + [rng.choice(sorted(seen_ids))]:
+        for victim in [*rng.sample(unseen, min(2, len(unseen))), rng.choice(sorted(seen_ids))]:
             r = await client.delete(f"{user.tasks}/{victim}", headers=user.headers)
             assert r.status_code in (204, 404)
             survivors.discard(victim)
@@ -150,7 +156,11 @@ async def test_status_filter(client: httpx.AsyncClient, user: User) -> None:
     for status in ("all", "pending", "completed"):
         r = await client.get(f"{user.tasks}?status={status}", headers=user.headers)
         ids[status] = [t["id"] for t in r.json()]
-    assert ids == {"all": [todo["id"], done["id"]], "pending": [todo["id"]], "completed": [done["id"]]}
+    assert ids == {
+        "all": [todo["id"], done["id"]],
+        "pending": [todo["id"]],
+        "completed": [done["id"]],
+    }
 
 
 async def test_search_is_case_insensitive_on_title_and_description_and_literal(
@@ -162,7 +172,9 @@ async def test_search_is_case_insensitive_on_title_and_description_and_literal(
     await create_task(client, user, title="100 percent doneXnow")
 
     async def search(q: str) -> list[int]:
-        r = await client.get(user.tasks, params={"q": q, "sort": "created", "order": "asc"}, headers=user.headers)
+        r = await client.get(
+            user.tasks, params={"q": q, "sort": "created", "order": "asc"}, headers=user.headers
+        )
         assert r.status_code == 200
         return [t["id"] for t in r.json()]
 
@@ -174,7 +186,9 @@ async def test_search_is_case_insensitive_on_title_and_description_and_literal(
     assert await search("zzz") == []
 
 
-async def test_sort_updated_puts_the_last_changed_first(client: httpx.AsyncClient, user: User) -> None:
+async def test_sort_updated_puts_the_last_changed_first(
+    client: httpx.AsyncClient, user: User
+) -> None:
     first = await create_task(client, user, title="first")
     second = await create_task(client, user, title="second")
     await client.put(f"{user.tasks}/{first['id']}", json={"title": "changed"}, headers=user.headers)
@@ -184,7 +198,9 @@ async def test_sort_updated_puts_the_last_changed_first(client: httpx.AsyncClien
     assert [t["id"] for t in r.json()] == [second["id"], first["id"]]
 
 
-async def test_sort_title_is_a_to_z_case_insensitively(client: httpx.AsyncClient, user: User) -> None:
+async def test_sort_title_is_a_to_z_case_insensitively(
+    client: httpx.AsyncClient, user: User
+) -> None:
     for title in ("banana", "Apple", "cherry", "apple"):
         await create_task(client, user, title=title)
     r = await client.get(f"{user.tasks}?sort=title", headers=user.headers)
@@ -202,14 +218,18 @@ async def first_cursor(client: httpx.AsyncClient, user: User, query: str) -> str
     return httpx.URL(url).params["cursor"]
 
 
-@pytest.mark.parametrize("other_query", ["sort=title", "sort=updated", "order=asc", "sort=created&order=asc"])
+@pytest.mark.parametrize(
+    "other_query", ["sort=title", "sort=updated", "order=asc", "sort=created&order=asc"]
+)
 async def test_cursor_under_another_sort_or_order_is_422(
     client: httpx.AsyncClient, user: User, other_query: str
 ) -> None:
     cursor = await first_cursor(client, user, "sort=created&order=desc")
     r = await client.get(f"{user.tasks}?{other_query}&cursor={cursor}", headers=user.headers)
     assert assert_problem(r, 422)["errors"][0]["loc"] == ["query", "cursor"]
-    same = await client.get(f"{user.tasks}?sort=created&order=desc&cursor={cursor}", headers=user.headers)
+    same = await client.get(
+        f"{user.tasks}?sort=created&order=desc&cursor={cursor}", headers=user.headers
+    )
     assert same.status_code == 200
 
 

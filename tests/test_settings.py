@@ -88,6 +88,11 @@ def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -
 
 
 def test_pool_min_above_max_is_refused() -> None:
-    env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": GOOD_SECRET, "DB_POOL_MIN": "5", "DB_POOL_MAX": "2"}
+    env = {
+        "DATABASE_URL": "postgresql://db/x",
+        "JWT_SECRET": GOOD_SECRET,
+        "DB_POOL_MIN": "5",
+        "DB_POOL_MAX": "2",
+    }
     with pytest.raises(SettingsError, match="DB_POOL_MIN"):
         load_settings(env)

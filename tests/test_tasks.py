@@ -13,7 +13,14 @@ from tests.conftest import User, assert_problem, create_task
 pytestmark = pytest.mark.anyio
 
 TASK_KEYS = {
-    "id", "user_id", "title", "description", "completed", "completed_at", "created_at", "updated_at",
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
 }
 
 
@@ -66,7 +73,9 @@ async def test_read_only_and_unknown_fields_are_ignored(
     assert task["user_id"] == user.id
     assert not task["created_at"].startswith("2000")
     assert task["completed_at"] is None
-    r = await client.put(f"{user.tasks}/{task['id']}", json={**body, "title": "u"}, headers=user.headers)
+    r = await client.put(
+        f"{user.tasks}/{task['id']}", json={**body, "title": "u"}, headers=user.headers
+    )
     assert r.status_code == 200
     assert r.json()["user_id"] == user.id and r.json()["id"] == task["id"]
     assert r.json()["created_at"] == task["created_at"]
@@ -81,7 +90,9 @@ async def test_get_returns_the_task(client: httpx.AsyncClient, user: User) -> No
 
 async def test_put_changes_only_given_fields(client: httpx.AsyncClient, user: User) -> None:
     task = await create_task(client, user, title="old", description="keep")
-    r = await client.put(f"{user.tasks}/{task['id']}", json={"title": " new "}, headers=user.headers)
+    r = await client.put(
+        f"{user.tasks}/{task['id']}", json={"title": " new "}, headers=user.headers
+    )
     assert r.status_code == 200
     updated = r.json()
     assert updated["title"] == "new"
@@ -93,7 +104,9 @@ async def test_put_changes_only_given_fields(client: httpx.AsyncClient, user: Us
 
 async def test_put_null_description_clears_it(client: httpx.AsyncClient, user: User) -> None:
     task = await create_task(client, user, description="something")
-    r = await client.put(f"{user.tasks}/{task['id']}", json={"description": None}, headers=user.headers)
+    r = await client.put(
+        f"{user.tasks}/{task['id']}", json={"description": None}, headers=user.headers
+    )
     assert r.status_code == 200
     assert r.json()["description"] is None
     assert r.json()["title"] == task["title"]
@@ -113,7 +126,9 @@ async def test_put_completed_sets_and_clears_completed_at(
     assert undone["updated_at"] > done["updated_at"]
 
 
-async def test_put_with_the_same_values_changes_nothing(client: httpx.AsyncClient, user: User) -> None:
+async def test_put_with_the_same_values_changes_nothing(
+    client: httpx.AsyncClient, user: User
+) -> None:
     task = await create_task(client, user, title="same", description="same")
     url = f"{user.tasks}/{task['id']}"
     r = await client.put(

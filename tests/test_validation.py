@@ -89,8 +89,16 @@ async def test_create_refuses_bad_bodies_and_stores_nothing(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b'{"title": "x",}', b"not json", b"{'title': 'x'}", b'{"title": NaN}', b"\xff\xfe",
-     b'{"title": "\\ud800"}', b""],
+    [
+        b"{",
+        b'{"title": "x",}',
+        b"not json",
+        b"{'title': 'x'}",
+        b'{"title": NaN}',
+        b"\xff\xfe",
+        b'{"title": "\\ud800"}',
+        b"",
+    ],
 )
 async def test_broken_json_is_400(
     client: httpx.AsyncClient, user: User, db: asyncpg.Connection, raw: bytes
@@ -108,14 +116,18 @@ async def test_json_that_is_not_an_object_is_400(
     headers = {**user.headers, "Content-Type": "application/json"}
     assert_problem(await client.post(user.tasks, content=raw, headers=headers), 400)
     task = await create_task(client, user)
-    assert_problem(await client.put(f"{user.tasks}/{task['id']}", content=raw, headers=headers), 400)
+    assert_problem(
+        await client.put(f"{user.tasks}/{task['id']}", content=raw, headers=headers), 400
+    )
     url = f"{user.tasks}/{task['id']}/complete"
     assert_problem(await client.patch(url, content=raw, headers=headers), 400)
     assert_problem(await client.post("/api/auth/register", content=raw, headers=headers), 400)
     assert_problem(await client.post("/api/auth/login", content=raw, headers=headers), 400)
 
 
-async def test_huge_integer_is_a_type_error_not_a_crash(client: httpx.AsyncClient, user: User) -> None:
+async def test_huge_integer_is_a_type_error_not_a_crash(
+    client: httpx.AsyncClient, user: User
+) -> None:
     headers = {**user.headers, "Content-Type": "application/json"}
     raw = b'{"title": "x", "completed": 123456789012345678901234567890}'
     assert_problem(await client.post(user.tasks, content=raw, headers=headers), 422)
@@ -123,8 +135,15 @@ async def test_huge_integer_is_a_type_error_not_a_crash(client: httpx.AsyncClien
 
 @pytest.mark.parametrize(
     "content_type",
-    [None, "text/plain", "application/xml", "application/x-www-form-urlencoded",
-     "multipart/form-data; boundary=x", "application/json; charset=latin-1", "application/jsonx"],
+    [
+        None,
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin-1",
+        "application/jsonx",
+    ],
 )
 async def test_non_json_content_type_is_415(
     client: httpx.AsyncClient, user: User, db: asyncpg.Connection, content_type: str | None
@@ -138,7 +157,8 @@ async def test_non_json_content_type_is_415(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"]
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"],
 )
 async def test_json_content_type_with_or_without_charset(
     client: httpx.AsyncClient, user: User, content_type: str
@@ -255,7 +275,9 @@ async def test_bad_list_parameters_are_422(
     assert body["errors"][0]["loc"][:2] == ["query", name]
 
 
-@pytest.mark.parametrize("query", ["limit=1", "limit=500", "status=pending", "sort=title&order=desc"])
+@pytest.mark.parametrize(
+    "query", ["limit=1", "limit=500", "status=pending", "sort=title&order=desc"]
+)
 async def test_good_list_parameters(client: httpx.AsyncClient, user: User, query: str) -> None:
     r = await client.get(f"{user.tasks}?{query}", headers=user.headers)
     assert r.status_code == 200
