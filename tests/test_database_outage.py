@@ -11,7 +11,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from tests.conftest import assert_problem, client_for, register, running
+from tests.conftest import User, assert_problem, client_for, create_task, register, running
 from tests.tcp_proxy import TcpProxy
 from todo_api.app import create_app
 from todo_api.settings import Settings
@@ -29,7 +29,7 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
 
 @pytest.fixture
 async def proxied(proxy: TcpProxy, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    through_proxy = replace(settings, database_url=proxy.url, db_connect_timeout=2.0)
+    through_proxy = replace(settings, database_url=proxy.url, db_request_timeout=2.0)
     async with running(create_app(through_proxy)) as app, client_for(app) as client:
         yield client
 
@@ -69,3 +69,71 @@ async def test_outage_gives_503_and_recovers(proxy: TcpProxy, proxied: httpx.Asy
     assert r.status_code == 200
     created = await proxied.post(user.tasks, json={"title": "after"}, headers=user.headers)
     assert created.status_code == 201
+
+
+async def test_writes_during_an_outage_are_503_or_stored(
+    proxy: TcpProxy, proxied: httpx.AsyncClient, db: object
+) -> None:
+    """Writes flow while the database goes away and comes back: each answers 201 or 503 within
+    5 s, never a 500, and every 201 is in the database afterwards."""
+    user = await register(proxied)
+    acknowledged: list[int] = []
+    statuses: list[int] = []
+    slowest = 0.0
+    stop_writing = asyncio.Event()
+
+    async def writer() -> None:
+        nonlocal slowest
+        n = 0
+        while not stop_writing.is_set():
+            started = time.monotonic()
+            r = await proxied.post(user.tasks, json={"title": f"w{n}"}, headers=user.headers)
+            slowest = max(slowest, time.monotonic() - started)
+            statuses.append(r.status_code)
+            if r.status_code == 201:
+                acknowledged.append(r.json()["id"])
+            n += 1
+            await asyncio.sleep(0.01)
+
+    writers = [asyncio.create_task(writer()) for _ in range(4)]
+    await asyncio.sleep(0.5)
+    await proxy.stop()
+    await asyncio.sleep(1.0)
+    await proxy.start()
+    await asyncio.sleep(1.5)
+    stop_writing.set()
+    await asyncio.gather(*writers)
+
+    assert set(statuses) <= {201, 503}, statuses
+    assert 503 in statuses and statuses[-1] == 201
+    assert slowest < 5
+    stored = await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)  # type: ignore[attr-defined]
+    assert set(acknowledged) <= {r["id"] for r in stored}
+
+
+async def test_connections_closed_by_the_server_are_replaced(
+    client: httpx.AsyncClient, user: User, db: object, database_url: str
+) -> None:
+    """As when Neon suspends an idle compute: the server ends every connection of the pool;
+    the next requests still succeed."""
+    task = await create_task(client, user)
+    for _ in range(3):
+        await db.execute(  # type: ignore[attr-defined]
+            """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+               WHERE datname = current_database() AND application_name = 'todo-api'"""
+        )
+        assert (await client.get(user.tasks, headers=user.headers)).status_code == 200
+        assert (
+            await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)
+        ).status_code == 200
+        r = await client.post(user.tasks, json={"title": "after"}, headers=user.headers)
+        assert r.status_code == 201
+        assert (
+            await client.patch(f"{user.tasks}/{task['id']}/complete", headers=user.headers)
+        ).status_code == 200
+
+
+def test_idle_connections_are_recycled_well_before_five_minutes() -> None:
+    from todo_api.db.pool import MAX_IDLE_SECONDS
+
+    assert MAX_IDLE_SECONDS < 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -14,7 +15,7 @@ from starlette.types import ASGIApp
 from todo_api.auth.backend import BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
-from todo_api.db.pool import Database, create_pool
+from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
     ALLOWED_HEADERS,
@@ -28,6 +29,8 @@ from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
 from todo_api.routes import auth, health, tasks
 from todo_api.services import Services
 from todo_api.settings import Settings, load_settings
+
+log = logging.getLogger("todo_api")
 
 ROUTES = [
     Route("/health", health.health, methods=["GET"]),
@@ -49,11 +52,15 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = await create_pool(settings, database_url)
+        try:
+            pool = await create_pool(settings, database_url)
+        except DatabaseUnavailable as exc:
+            log.error("cannot start: %s", exc)
+            raise
         hasher = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
         app.state.services = Services(
             settings=settings,
-            db=Database(pool, acquire_timeout=settings.db_connect_timeout),
+            db=Database(pool, acquire_timeout=settings.db_request_timeout),
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
         )

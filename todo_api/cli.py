@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator, Sequence
 
 import uvicorn
 
 from todo_api.db.migrations import apply_migrations
-from todo_api.db.pool import masked
+from todo_api.db.pool import DatabaseUnavailable, masked, wait_for_database
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
 from todo_api.logs import configure_logging
 from todo_api.settings import Settings, SettingsError, load_settings
@@ -33,17 +33,8 @@ def _database(settings: Settings) -> Iterator[str]:
 
 
 def _migrate(url: str, settings: Settings) -> None:
-    """Apply migrations, retrying while the database is not yet reachable (a container starting
-    beside its database), for up to DB_CONNECT_TIMEOUT seconds."""
-    deadline = time.monotonic() + settings.db_connect_timeout
-    while True:
-        try:
-            applied = apply_migrations(url)
-            break
-        except Exception as exc:  # psycopg.OperationalError and friends
-            if time.monotonic() >= deadline or "OperationalError" not in type(exc).__name__:
-                raise
-            time.sleep(0.5)
+    asyncio.run(wait_for_database(settings, url))
+    applied = apply_migrations(url)
     log.info("migrations: %d applied", applied)
 
 
@@ -106,6 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args)
     except KeyboardInterrupt:
         return 0
-    except EmbeddedUnavailable as exc:
+    except (EmbeddedUnavailable, DatabaseUnavailable) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2

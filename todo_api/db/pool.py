@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -23,6 +26,8 @@ _SCHEMES = (
 MAX_IDLE_SECONDS = 240.0
 
 Pool = asyncpg.Pool
+T = TypeVar("T")
+log = logging.getLogger("todo_api")
 
 
 class DatabaseUnavailable(Exception):
@@ -68,18 +73,58 @@ def statement_cache_size(settings: Settings, url: str) -> int:
 
 
 async def create_pool(settings: Settings, url: str) -> Pool:
-    """Open the pool. Connections are made lazily after the first, so a down database at start
-    is reported at once, and a database that goes away later is reconnected to by asyncpg."""
-    return await asyncpg.create_pool(
-        asyncpg_dsn(url),
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        timeout=settings.db_connect_timeout,
-        command_timeout=settings.db_command_timeout,
-        max_inactive_connection_lifetime=MAX_IDLE_SECONDS,
-        statement_cache_size=statement_cache_size(settings, url),
-        server_settings={"application_name": "todo-api", "timezone": "UTC"},
+    """Open the pool, waiting for the database as `connect_with_retry` does. Later, connections
+    that die are replaced by asyncpg on the next acquire, so an outage heals by itself."""
+    return await connect_with_retry(
+        settings,
+        url,
+        lambda: asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout=settings.db_request_timeout,
+            command_timeout=settings.db_command_timeout,
+            max_inactive_connection_lifetime=MAX_IDLE_SECONDS,
+            statement_cache_size=statement_cache_size(settings, url),
+            server_settings={"application_name": "todo-api"},
+        ),
     )
+
+
+async def wait_for_database(settings: Settings, url: str) -> None:
+    """Return once the database accepts a connection (before migrating at start-up)."""
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(
+            asyncpg_dsn(url),
+            timeout=settings.db_request_timeout,
+            statement_cache_size=statement_cache_size(settings, url),
+        )
+        await conn.close()
+
+    await connect_with_retry(settings, url, probe)
+
+
+async def connect_with_retry(
+    settings: Settings, url: str, connect: Callable[[], Awaitable[T]]
+) -> T:
+    """`connect()`, retried with backoff while the database is unreachable (a container starting
+    beside its database), for up to DB_CONNECT_TIMEOUT seconds; then DatabaseUnavailable."""
+    deadline = time.monotonic() + settings.db_connect_timeout
+    delay = 0.25
+    while True:
+        try:
+            return await connect()
+        except _UNAVAILABLE as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseUnavailable(
+                    f"the database at {masked(url)} did not answer within "
+                    f"{settings.db_connect_timeout:g} s ({type(exc).__name__}: {exc})"
+                ) from exc
+            log.warning("database not reachable yet (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
 
 
 # Errors that mean "the database is not there", as opposed to "this query is wrong".
@@ -95,30 +140,56 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
+# A connection that a server-side close left in a state asyncpg refuses to use: the statement
+# was never sent, so it is safe to run on a fresh connection whatever it is.
+_NEVER_SENT: tuple[type[BaseException], ...] = (asyncpg.exceptions.InternalClientError,)
+# A connection found dead while in use: the statement may or may not have run, so only
+# statements that are safe to repeat are retried.
+_DEAD_CONNECTION: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    ConnectionResetError,
+    BrokenPipeError,
 )
 
 
 class Database:
-    """The pool, with one rule added: any sign that the database is gone is DatabaseUnavailable,
-    and waiting for a free connection is bounded by the connect timeout."""
+    """The pool, with two rules added: any sign that the database is gone is DatabaseUnavailable,
+    and a statement that is safe to repeat is retried once when it meets a dead connection
+    (one closed by the server while idle, as Neon does when it suspends)."""
 
     def __init__(self, pool: Pool, acquire_timeout: float) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
 
-    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        try:
-            async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
-                return await conn.fetchrow(sql, *args)
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(type(exc).__name__) from exc
+    async def _run(self, method: str, sql: str, args: tuple[Any, ...], retry: bool) -> Any:
+        for attempt in (1, 2):
+            try:
+                async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+                    return await getattr(conn, method)(sql, *args)
+            except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
+                safe = retry or isinstance(exc, _NEVER_SENT)
+                # One dead connection means its idle siblings are likely dead too (the server
+                # restarted, or suspended): replace them all rather than meet them one by one.
+                await self.pool.expire_connections()
+                if attempt == 2 or not safe:
+                    raise DatabaseUnavailable(type(exc).__name__) from exc
+                log.info("retrying on a fresh connection after %s", type(exc).__name__)
+            except _UNAVAILABLE as exc:
+                raise DatabaseUnavailable(type(exc).__name__) from exc
+        raise AssertionError("unreachable")
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        try:
-            async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
-                return await conn.fetch(sql, *args)
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(type(exc).__name__) from exc
+    async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._run("fetchrow", sql, args, retry)
+        return row
+
+    async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self._run("fetch", sql, args, retry)
+        return rows
 
     async def close(self) -> None:
         await self.pool.close()

@@ -42,7 +42,9 @@ def like_pattern(text: str) -> str:
 async def insert_task(
     db: Database, user_id: str, title: str, description: str | None, completed: bool
 ) -> asyncpg.Record | None:
-    return await db.fetchrow(query("task_insert"), user_id, title, description, completed)
+    return await db.fetchrow(
+        query("task_insert"), user_id, title, description, completed, retry=False
+    )
 
 
 async def get_task(db: Database, user_id: str, task_id: int) -> asyncpg.Record | None:
@@ -74,12 +76,14 @@ async def update_task(
 async def set_completed(
     db: Database, user_id: str, task_id: int, completed: bool | None
 ) -> asyncpg.Record | None:
-    """Set completed, or flip it when `completed` is None."""
-    return await db.fetchrow(query("task_set_completed"), user_id, task_id, completed)
+    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
+    return await db.fetchrow(
+        query("task_set_completed"), user_id, task_id, completed, retry=completed is not None
+    )
 
 
 async def delete_task(db: Database, user_id: str, task_id: int) -> bool:
-    return await db.fetchrow(query("task_delete"), user_id, task_id) is not None
+    return await db.fetchrow(query("task_delete"), user_id, task_id, retry=False) is not None
 
 
 async def list_tasks(

@@ -30,7 +30,7 @@ async def insert_user(
     db: Database, email: str, username: str, password_hash: str
 ) -> asyncpg.Record:
     try:
-        row = await db.fetchrow(query("user_insert"), email, username, password_hash)
+        row = await db.fetchrow(query("user_insert"), email, username, password_hash, retry=False)
     except asyncpg.UniqueViolationError as exc:
         raise UserConflict(_CONFLICT_FIELD.get(exc.constraint_name or "", "email")) from None
     assert row is not None  # INSERT ... RETURNING always returns the row
