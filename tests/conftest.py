@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from starlette.types import ASGIApp
 
+from tests.servers import TODO_API, Server
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations
 from todo_api.settings import Settings
@@ -179,3 +180,20 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["request_id"] == response.headers["x-request-id"]
     assert "Traceback" not in response.text and "SELECT" not in response.text
     return body
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """Start real server processes (`serve(env)`, or `serve(env, command)`), up and answering
+    /health on return; all killed at the end of the test."""
+    started: list[Server] = []
+
+    def start(env: dict[str, str], command: Sequence[str] = TODO_API, **kwargs: Any) -> Server:
+        server = Server(command, env, **kwargs)
+        started.append(server)
+        server.wait_until_up()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()

@@ -4,11 +4,10 @@ real processes, a real database and HTTP over a real socket."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,10 +15,8 @@ import psycopg
 import pytest
 
 from tests.conftest import TEST_SECRET, fresh_database
+from tests.servers import BIN, ROOT, Server
 from todo_api.db.pool import yoyo_url
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -90,54 +87,9 @@ def test_serve_without_database_or_embedded_extra_gives_a_hint(tmp_path: Path) -
     assert "todo-api[embedded]" in r.stderr and r.stderr.count("\n") == 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def serve() -> Iterator[object]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(env: dict[str, str], module: bool = False) -> tuple[subprocess.Popen[str], str]:
-        port = free_port()
-        command = (
-            [sys.executable, "-m", "todo_api", "serve"]
-            if module
-            else [str(BIN / "todo-api"), "serve"]
-        )
-        proc = subprocess.Popen(
-            command,
-            env={**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "BCRYPT_ROUNDS": "4", **env},
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    return proc, base
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not start")
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    return out
+def stop(server: Server) -> str:
+    assert server.terminate() == 0, server.output
+    return server.output
 
 
 def walk_through(base: str) -> str:
@@ -160,37 +112,43 @@ def walk_through(base: str) -> str:
     return name
 
 
-def test_serve_migrates_and_serves_the_api(serve: object, empty_database: str) -> None:
-    proc, base = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET})  # type: ignore[operator]
-    walk_through(base)
-    assert httpx.get(f"{base}/ready").json() == {"status": "ready"}
-    out = stop(proc)
+def test_serve_migrates_and_serves_the_api(
+    serve: Callable[..., Server], empty_database: str
+) -> None:
+    server = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET})
+    walk_through(server.base)
+    assert httpx.get(f"{server.base}/ready").json() == {"status": "ready"}
+    out = stop(server)
     assert "listening on http://127.0.0.1:" in out
     assert "database postgresql://" in out
 
 
-def test_python_m_todo_api_serves_too(serve: object, empty_database: str) -> None:
-    proc, base = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET}, module=True)  # type: ignore[operator]
-    walk_through(base)
-    stop(proc)
+def test_python_m_todo_api_serves_too(serve: Callable[..., Server], empty_database: str) -> None:
+    module = [sys.executable, "-m", "todo_api", "serve"]
+    server = serve({"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET}, module)
+    walk_through(server.base)
+    stop(server)
 
 
-def test_migrate_on_start_false_leaves_the_schema_alone(serve: object, empty_database: str) -> None:
+def test_migrate_on_start_false_leaves_the_schema_alone(
+    serve: Callable[..., Server], empty_database: str
+) -> None:
     env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET, "MIGRATE_ON_START": "false"}
-    proc, _base = serve(env)  # type: ignore[operator]
+    server = serve(env)
     assert tables(empty_database) == set()
-    stop(proc)
+    stop(server)
 
 
 def test_serve_with_no_database_url_runs_an_embedded_one_that_keeps_data(
-    serve: object, tmp_path: Path
+    serve: Callable[..., Server], tmp_path: Path
 ) -> None:
     env = {"DATABASE_URL": "", "JWT_SECRET": "", "TODO_DATA_DIR": str(tmp_path / "data")}
-    proc, base = serve(env)  # type: ignore[operator]
-    name = walk_through(base)
-    stop(proc)
+    server = serve(env)
+    name = walk_through(server.base)
+    stop(server)
     assert (tmp_path / "data" / "jwt-secret").exists()
-    proc, base = serve(env)  # type: ignore[operator]
-    r = httpx.post(f"{base}/api/auth/login", json={"username": name, "password": "password1"})
+    server = serve(env)
+    login = {"username": name, "password": "password1"}
+    r = httpx.post(f"{server.base}/api/auth/login", json=login)
     assert r.status_code == 200, "the account did not survive a restart"
-    stop(proc)
+    stop(server)

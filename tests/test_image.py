@@ -9,16 +9,15 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET, fresh_database
-from tests.test_cli import free_port
+from tests.servers import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,37 +82,20 @@ def image_database(server_url: str) -> Iterator[str]:
 
 
 def test_the_image_cmd_serves_against_a_database(
-    installed: Path, image_database: str, tmp_path: Path
+    installed: Path, image_database: str, tmp_path: Path, serve: Callable[..., Server]
 ) -> None:
-    port = free_port()
-    command = dockerfile_cmd()
     env = {
         "PATH": f"{installed / 'bin'}:{os.environ['PATH']}",
         "DATABASE_URL": image_database,
         "JWT_SECRET": TEST_SECRET,
-        "PORT": str(port),
         "LOG_FORMAT": "json",
         "TODO_DATA_DIR": str(tmp_path),
     }
     # Run away from the checkout, so nothing can be read from it.
-    proc = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        ready = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert ready is not None and ready.json() == {"status": "ready"}
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    server = serve(env, dockerfile_cmd(), cwd=tmp_path)
+    assert httpx.get(f"{server.base}/ready").json() == {"status": "ready"}
+    assert server.terminate() == 0, server.output
+    lines = [json.loads(line) for line in server.output.splitlines() if line.strip()]
     access = [entry for entry in lines if entry["logger"] == "todo_api.access"]
     assert access and access[-1]["path"] == "/ready" and access[-1]["status"] == 200
 
