@@ -33,7 +33,7 @@ class Server:
     ) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by kill()
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as the Server does
         defaults = {"HOST": "127.0.0.1", "BCRYPT_ROUNDS": "4"}
         self.proc = subprocess.Popen(
             list(command),
@@ -74,4 +74,3 @@ class Server:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._log.close()

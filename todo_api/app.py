@@ -16,6 +16,7 @@ from todo_api.auth.backend import BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
+from todo_api.logs import configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
     ALLOWED_HEADERS,
@@ -93,5 +94,8 @@ def create_app(settings: Settings) -> ASGIApp:
 
 
 def app_from_environment() -> ASGIApp:
-    """The factory uvicorn calls in each worker (`todo_api.app:app_from_environment`)."""
-    return create_app(load_settings())
+    """The factory uvicorn calls in each worker (`todo_api.app:app_from_environment`); a
+    worker process starts afresh, so it sets up its own logging."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

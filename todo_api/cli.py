@@ -32,10 +32,12 @@ def _database(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def _migrate(url: str, settings: Settings) -> None:
+def _prepare(url: str, settings: Settings, migrate: bool) -> None:
+    """Wait for the database (so one that never comes up ends start-up with one clear line),
+    then apply pending migrations if asked to."""
     asyncio.run(wait_for_database(settings, url))
-    applied = apply_migrations(url)
-    log.info("migrations: %d applied", applied)
+    if migrate:
+        log.info("migrations: %d applied", apply_migrations(url))
 
 
 def _stop_quietly(signum: int, frame: object) -> None:
@@ -47,8 +49,7 @@ def _stop_quietly(signum: int, frame: object) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_quietly)
     with _database(settings) as url:
-        if settings.migrate_on_start:
-            _migrate(url, settings)
+        _prepare(url, settings, migrate=settings.migrate_on_start)
         # Workers read their settings from the environment; hand them the embedded database.
         os.environ["DATABASE_URL"] = url
         os.environ["JWT_SECRET"] = settings.jwt_secret
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             with _database(settings) as url:
-                _migrate(url, settings)
+                _prepare(url, settings, migrate=True)
             return 0
         return _serve(settings, args)
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ included, so 500s carry the id too."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -73,5 +74,6 @@ class RequestContextMiddleware:
                     "route": getattr(route, "path", None),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "pid": os.getpid(),
                 },
             )
