@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from tests.servers import TODO_API, Server
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations
-from todo_api.settings import Settings
+from todo_api.settings import Settings, load_settings
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse"
@@ -60,22 +60,34 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(server.get_uri("postgres"))
 
 
+# Behind a transaction pooler the suite runs with DB_STATEMENT_CACHE=off, as the app would.
+PREPARED_STATEMENTS = os.environ.get("DB_STATEMENT_CACHE", "").lower() not in {
+    "off",
+    "false",
+    "0",
+    "no",
+}
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     with fresh_database(server_url) as url:
-        apply_migrations(url)
+        apply_migrations(url, PREPARED_STATEMENTS)
         yield url
 
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path_factory.mktemp("data"),
-        jwt_secret=TEST_SECRET,
-        bcrypt_rounds=4,
-        bcrypt_concurrency=2,
-        db_pool_max=20,
+    return load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": TEST_SECRET,
+            "TODO_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            "BCRYPT_ROUNDS": "4",
+            "BCRYPT_CONCURRENCY": "2",
+            "DB_POOL_MAX": "20",
+            "DB_STATEMENT_CACHE": os.environ.get("DB_STATEMENT_CACHE", ""),
+        }
     )
 
 
@@ -113,7 +125,7 @@ async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection, for setting up states the API cannot (an inactive user) and for
     checking what is really stored."""
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, statement_cache_size=0)
     yield conn
     await conn.close()
 

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import TEST_SECRET, fresh_database
+from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET, fresh_database
 from tests.servers import BIN, ROOT, Server
 from todo_api.db.pool import yoyo_url
 
@@ -51,6 +51,11 @@ def test_todo_api_migrate_applies_then_has_nothing_to_do(empty_database: str) ->
     assert second.returncode == 0 and "0 applied" in second.stderr
 
 
+@pytest.mark.skipif(
+    not PREPARED_STATEMENTS,
+    reason="yoyo's own command cannot stop psycopg preparing statements, which a transaction "
+    "pooler breaks; behind one, migrate through the direct host (README, Deploy)",
+)
 def test_yoyo_apply_and_rollback_work_on_an_empty_database(empty_database: str) -> None:
     url = yoyo_url(empty_database)
     applied = run([str(BIN / "yoyo"), "apply", "--batch", "--database", url, "migrations"], {})

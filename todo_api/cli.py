@@ -14,7 +14,12 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 
 from todo_api.db.migrations import apply_migrations
-from todo_api.db.pool import DatabaseUnavailable, masked, wait_for_database
+from todo_api.db.pool import (
+    DatabaseUnavailable,
+    masked,
+    statement_cache_size,
+    wait_for_database,
+)
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
 from todo_api.logs import configure_logging
 from todo_api.settings import Settings, SettingsError, load_settings
@@ -37,7 +42,8 @@ def _prepare(url: str, settings: Settings, migrate: bool) -> None:
     then apply pending migrations if asked to."""
     asyncio.run(wait_for_database(settings, url))
     if migrate:
-        log.info("migrations: %d applied", apply_migrations(url))
+        prepared = statement_cache_size(settings, url) > 0
+        log.info("migrations: %d applied", apply_migrations(url, prepared))
 
 
 def _stop_quietly(signum: int, frame: object) -> None:

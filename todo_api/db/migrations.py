@@ -8,9 +8,13 @@ from todo_api.db.pool import yoyo_url
 from todo_api.resources import resource_dir
 
 
-def apply_migrations(database_url: str) -> int:
-    """Apply every pending migration; return how many were applied."""
+def apply_migrations(database_url: str, prepared_statements: bool = True) -> int:
+    """Apply every pending migration; return how many were applied. Behind a transaction
+    pooler (PgBouncer), `prepared_statements=False` stops psycopg from preparing statements,
+    which such a pooler cannot keep."""
     backend = get_backend(yoyo_url(database_url))
+    if not prepared_statements:
+        backend.connection.prepare_threshold = None
     try:
         migrations = read_migrations(str(resource_dir("migrations")))
         with backend.lock():
