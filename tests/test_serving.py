@@ -115,7 +115,8 @@ async def test_sigterm_under_load_finishes_in_flight_requests_and_exits_0(
     assert code == 0, server.output
     assert time.monotonic() - started < 15
     assert set(outcomes) <= {"201", "ConnectError", "RemoteProtocolError", "ReadError"}, outcomes
-    assert outcomes.get("ConnectError", 0) > 0, outcomes
+    # After SIGTERM new connections are refused (or, queued but never accepted, reset).
+    assert sum(n for k, n in outcomes.items() if k != "201") > 0, outcomes
     stored = await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)
     assert set(acknowledged) <= {r["id"] for r in stored}
 
