@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api.auth.backend import BearerTokenBackend
@@ -27,13 +27,16 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
-from todo_api.routes import auth, health, tasks
+from todo_api.routes import auth, docs, health, tasks
 from todo_api.services import Services
 from todo_api.settings import Settings, load_settings
 
 log = logging.getLogger("todo_api")
 
 ROUTES = [
+    Route("/openapi.json", docs.openapi_json, methods=["GET"]),
+    Route("/docs", docs.docs, methods=["GET"]),
+    Mount(docs.ASSETS_PATH, app=docs.assets()),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),

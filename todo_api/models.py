@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
@@ -11,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -27,10 +29,28 @@ SEARCH_MAX_CHARS: Final = 200
 PAGE_LIMIT_MAX: Final = 500
 PAGE_LIMIT_DEFAULT: Final = 100
 
+# What the documents say of strings, exactly as the validators below decide: no NUL anywhere;
+# a title has 1 to 200 characters between its surrounding white space.
+NO_NUL: Final = r"^[^\x00]*$"
+TITLE_PATTERN: Final = rf"^\s*[^\s\x00](?:[^\x00]{{0,{TITLE_MAX_CHARS - 2}}}[^\s\x00])?\s*$"
+
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TITLE_PATTERN,
+            "description": "1 to 200 characters after trimming surrounding white space",
+        }
+    ),
 ]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_CHARS)]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX_CHARS),
+    WithJsonSchema({"type": "string", "maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
+]
+Text = Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
 
 
 def _not_null(value: Any) -> Any:
@@ -46,9 +66,25 @@ class _Body(BaseModel):
 
 
 class RegisterBody(_Body):
-    email: Annotated[str, Field(max_length=EMAIL_MAX_CHARS)]
+    email: Annotated[
+        str,
+        Field(max_length=EMAIL_MAX_CHARS),
+        WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_CHARS}),
+    ]
     username: Annotated[str, Field(pattern=USERNAME_PATTERN)]
-    password: str
+    password: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "format": "password",
+                "minLength": PASSWORD_MIN_BYTES,
+                "maxLength": MAX_PASSWORD_BYTES,
+                "pattern": NO_NUL,
+                "description": "8 to 72 bytes in UTF-8, checked exactly as given",
+            }
+        ),
+    ]
 
     @field_validator("email")
     @classmethod
@@ -75,9 +111,17 @@ class RegisterBody(_Body):
 
 
 class LoginBody(_Body):
-    email: str | None = None
-    username: str | None = None
-    password: str
+    """An email or a username (exactly one), and the password."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": ["email"]}, {"required": ["username"]}],
+        }
+    )
+
+    email: Annotated[str | None, WithJsonSchema({"type": "string", "pattern": NO_NUL})] = None
+    username: Annotated[str | None, WithJsonSchema({"type": "string", "pattern": NO_NUL})] = None
+    password: Text
 
     @model_validator(mode="after")
     def _one_login(self) -> LoginBody:
@@ -90,13 +134,32 @@ class LoginBody(_Body):
         return self.email if self.email is not None else self.username or ""
 
 
+class LoginForm(BaseModel):
+    """The OAuth2 password form ("Authorize" in API tools); `username` may hold the email."""
+
+    username: Text
+    password: Text
+    grant_type: Text | None = None
+    scope: Text | None = None
+
+
 class TaskCreate(_Body):
     title: Title
     description: Description | None = None
     completed: bool = False
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Null is refused for title and completed; at least one updatable field is required."""
+    properties = schema["properties"]
+    properties["title"] = properties["title"]["anyOf"][0]
+    properties["completed"] = {"type": "boolean"}
+    schema["anyOf"] = [{"required": [name]} for name in ("title", "description", "completed")]
+
+
 class TaskUpdate(_Body):
+    model_config = ConfigDict(json_schema_extra=_update_schema)
+
     title: Title | None = None
     description: Description | None = None
     completed: bool | None = None
@@ -113,6 +176,8 @@ class TaskUpdate(_Body):
 
 
 class TaskComplete(_Body):
+    model_config = ConfigDict(json_schema_extra={"properties": {"completed": {"type": "boolean"}}})
+
     completed: bool | None = None
 
     _completed_not_null = field_validator("completed", mode="before")(_not_null)
@@ -126,7 +191,7 @@ class TaskListQuery(BaseModel):
     status: Literal["all", "pending", "completed"] = "all"
     sort: Literal["created", "updated", "title"] = "created"
     order: Literal["asc", "desc"] | None = None
-    q: Annotated[str, Field(max_length=SEARCH_MAX_CHARS)] | None = None
+    q: Annotated[str, Field(max_length=SEARCH_MAX_CHARS, pattern=NO_NUL)] | None = None
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
     cursor: Annotated[str, Field(max_length=1024)] | None = None
 
@@ -139,6 +204,61 @@ class TaskListQuery(BaseModel):
     @property
     def completed(self) -> bool | None:
         return {"all": None, "pending": False, "completed": True}[self.status]
+
+
+class UserOut(BaseModel):
+    """A user, as every response shows one."""
+
+    id: str
+    email: str
+    username: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskOut(BaseModel):
+    """A task, as every response shows one."""
+
+    id: int
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+    user: UserOut
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str
+
+
+class ValidationProblemOut(ProblemOut):
+    errors: list[ErrorItem]
 
 
 USER_FIELDS: Final = ("id", "email", "username", "is_active", "created_at", "updated_at")

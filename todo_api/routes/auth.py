@@ -11,7 +11,8 @@ from starlette.responses import Response
 from todo_api.auth.backend import require_user, unauthorized
 from todo_api.auth.tokens import issue_token
 from todo_api.db import users
-from todo_api.models import LoginBody, RegisterBody, user_json
+from todo_api.models import LoginBody, LoginForm, LoginOut, RegisterBody, UserOut, user_json
+from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
 from todo_api.services import Services, services
@@ -30,6 +31,15 @@ def _login_response(svc: Services, user: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+@operation(
+    operation_id="register",
+    summary="Create an account and log in",
+    tag="auth",
+    body=RegisterBody,
+    replies=(Reply(201, "The new account, logged in.", LoginOut, headers=("Location",)),),
+    errors=(400, 409, 413, 415, 422, 429, 503),
+    secured=False,
+)
 async def register(request: Request) -> Response:
     body = validated(RegisterBody, await json_object(request))
     svc = services(request)
@@ -42,6 +52,16 @@ async def register(request: Request) -> Response:
     return JSONResponse(_login_response(svc, user), status_code=201, headers=headers)
 
 
+@operation(
+    operation_id="login",
+    summary="Log in with an email or username and a password",
+    tag="auth",
+    body=LoginBody,
+    form=LoginForm,
+    replies=(Reply(200, "A token for the account.", LoginOut),),
+    errors=(400, 401, 403, 413, 415, 422, 429, 503),
+    secured=False,
+)
 async def login(request: Request) -> Response:
     body = validated(LoginBody, await json_or_form(request))
     svc = services(request)
@@ -54,6 +74,13 @@ async def login(request: Request) -> Response:
     return JSONResponse(_login_response(svc, user))
 
 
+@operation(
+    operation_id="me",
+    summary="The token's user",
+    tag="auth",
+    replies=(Reply(200, "The user.", UserOut),),
+    errors=(401, 403, 503),
+)
 async def me(request: Request) -> Response:
     user_id = require_user(request)
     user = await users.get_user(services(request).db, user_id)

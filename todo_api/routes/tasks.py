@@ -14,13 +14,28 @@ from todo_api.auth.backend import require_user, unauthorized
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Database
-from todo_api.models import TaskComplete, TaskCreate, TaskListQuery, TaskUpdate, task_json
+from todo_api.models import (
+    TaskComplete,
+    TaskCreate,
+    TaskListQuery,
+    TaskOut,
+    TaskUpdate,
+    task_json,
+)
+from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.auth import INACTIVE
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
+# A created task's id, for the document's links (create, then get, update, toggle, delete).
+TASK_LINK = {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"}
+TASK_LINKS = {
+    name: {"operationId": name, "parameters": TASK_LINK}
+    for name in ("getTask", "updateTask", "completeTask", "deleteTask")
+}
+AUTHORISED = (401, 403, 503)
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
@@ -59,6 +74,14 @@ def _task_response(
     return JSONResponse(task_json(row), status_code=status_code, headers=headers)
 
 
+@operation(
+    operation_id="createTask",
+    summary="Create a task",
+    tag="tasks",
+    body=TaskCreate,
+    replies=(Reply(201, "The task.", TaskOut, headers=("Location",), links=TASK_LINKS),),
+    errors=(400, 413, 415, 422, *AUTHORISED),
+)
 async def create_task(request: Request) -> Response:
     user_id = _owner(request)
     body = validated(TaskCreate, await json_object(request))
@@ -70,6 +93,16 @@ async def create_task(request: Request) -> Response:
     return _task_response(row, 201, {"Location": location})
 
 
+@operation(
+    operation_id="listTasks",
+    summary="List tasks, one keyset page at a time",
+    tag="tasks",
+    query=TaskListQuery,
+    replies=(
+        Reply(200, "A page of tasks.", TaskOut, many=True, headers=("X-Total-Count", "Link")),
+    ),
+    errors=(422, *AUTHORISED),
+)
 async def list_tasks(request: Request) -> Response:
     user_id = _owner(request)
     params = validated(TaskListQuery, dict(request.query_params), where="query")
@@ -101,6 +134,13 @@ async def list_tasks(request: Request) -> Response:
     return JSONResponse([task_json(row) for row in page.rows], headers=headers)
 
 
+@operation(
+    operation_id="getTask",
+    summary="Get a task",
+    tag="tasks",
+    replies=(Reply(200, "The task.", TaskOut),),
+    errors=(404, *AUTHORISED),
+)
 async def get_task(request: Request) -> Response:
     user_id = _owner(request)
     task_id = _task_id(request)
@@ -111,6 +151,14 @@ async def get_task(request: Request) -> Response:
     return _task_response(row)
 
 
+@operation(
+    operation_id="updateTask",
+    summary="Change any of title, description, completed",
+    tag="tasks",
+    body=TaskUpdate,
+    replies=(Reply(200, "The updated task.", TaskOut),),
+    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+)
 async def update_task(request: Request) -> Response:
     user_id = _owner(request)
     task_id = _task_id(request)
@@ -126,6 +174,15 @@ async def update_task(request: Request) -> Response:
     return _task_response(row)
 
 
+@operation(
+    operation_id="completeTask",
+    summary='Flip completed, or set it with {"completed": true|false}',
+    tag="tasks",
+    body=TaskComplete,
+    body_required=False,
+    replies=(Reply(200, "The task.", TaskOut),),
+    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+)
 async def complete_task(request: Request) -> Response:
     user_id = _owner(request)
     task_id = _task_id(request)
@@ -137,6 +194,13 @@ async def complete_task(request: Request) -> Response:
     return _task_response(row)
 
 
+@operation(
+    operation_id="deleteTask",
+    summary="Delete a task",
+    tag="tasks",
+    replies=(Reply(204, "Deleted."),),
+    errors=(404, *AUTHORISED),
+)
 async def delete_task(request: Request) -> Response:
     user_id = _owner(request)
     task_id = _task_id(request)

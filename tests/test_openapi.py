@@ -1,0 +1,141 @@
+"""The document describes the service exactly: valid OpenAPI 3.1, every route and no other,
+every contract status, and the docs page with its assets served locally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from starlette.routing import Mount, Route
+
+from todo_api.app import ROUTES
+
+pytestmark = pytest.mark.anyio
+
+CONTRACT = {
+    ("/api/auth/register", "post"): {"201", "400", "409", "413", "415", "422", "429", "503"},
+    ("/api/auth/login", "post"): {"200", "400", "401", "403", "413", "415", "422", "429", "503"},
+    ("/api/auth/me", "get"): {"200", "401", "403", "503"},
+    ("/api/{user_id}/tasks", "post"): {"201", "400", "401", "403", "413", "415", "422", "503"},
+    ("/api/{user_id}/tasks", "get"): {"200", "401", "403", "422", "503"},
+    ("/api/{user_id}/tasks/{task_id}", "get"): {"200", "401", "403", "404", "503"},
+    ("/api/{user_id}/tasks/{task_id}", "put"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "422",
+        "503",
+    },
+    ("/api/{user_id}/tasks/{task_id}", "delete"): {"204", "401", "403", "404", "503"},
+    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "422",
+        "503",
+    },
+    ("/health", "get"): {"200"},
+    ("/ready", "get"): {"200", "503"},
+}
+
+
+@pytest.fixture
+async def document(client: httpx.AsyncClient) -> dict[str, Any]:
+    r = await client.get("/openapi.json")
+    assert r.status_code == 200
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+async def test_the_document_and_the_router_agree(document: dict[str, Any]) -> None:
+    routed = set()
+    for route in ROUTES:
+        if isinstance(route, Mount):
+            continue  # the docs page's static assets: files, not operations
+        assert isinstance(route, Route)
+        methods = {m.lower() for m in route.methods or ()} - {"head"}
+        if not methods:  # an HTTPEndpoint class: its handler methods
+            methods = {
+                m for m in ("get", "post", "put", "patch", "delete") if hasattr(route.endpoint, m)
+            }
+        routed |= {(route.path, m) for m in methods}
+    documented = {(path, m) for path, ops in document["paths"].items() for m in ops}
+    assert documented == routed
+
+
+async def test_every_contract_route_and_status_is_documented(document: dict[str, Any]) -> None:
+    for (path, method), statuses in CONTRACT.items():
+        operation = document["paths"][path][method]
+        assert set(operation["responses"]) == statuses, (path, method)
+
+
+async def test_errors_are_problems_and_422_lists_errors(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                assert response["headers"]["X-Request-ID"]["required"] is True
+                if int(status) >= 400:
+                    ref = response["content"]["application/problem+json"]["schema"]["$ref"]
+                    name = ref.rsplit("/", 1)[1]
+                    assert {"type", "title", "status", "detail"} <= set(schemas[name]["required"])
+                    if status == "422":
+                        assert "errors" in schemas[name]["required"], (path, method)
+                if status == "401":
+                    assert response["headers"]["WWW-Authenticate"]["required"] is True
+
+
+async def test_list_parameters_and_headers(document: dict[str, Any]) -> None:
+    op = document["paths"]["/api/{user_id}/tasks"]["get"]
+    assert {p["name"] for p in op["parameters"]} == {
+        "user_id",
+        "status",
+        "sort",
+        "order",
+        "q",
+        "limit",
+        "cursor",
+    }
+    headers = op["responses"]["200"]["headers"]
+    assert {"Link", "X-Total-Count", "X-Request-ID"} <= set(headers)
+    created = document["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+    assert set(created["links"]) == {"getTask", "updateTask", "completeTask", "deleteTask"}
+
+
+async def test_security_schemes_include_the_oauth2_password_flow(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["oauth2"]["flows"]["password"]["tokenUrl"] == "/api/auth/login"
+    login = document["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in login
+    assert document["paths"]["/api/auth/me"]["get"]["security"] == [
+        {"bearerAuth": []},
+        {"oauth2": []},
+    ]
+
+
+async def test_the_docs_page_and_its_assets_are_served_here(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "http://" not in page.text and "https://" not in page.text
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "oauth2-redirect.html"):
+        r = await client.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200, asset
+        assert len(r.content) > 100
