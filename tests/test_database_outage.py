@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import asyncpg
 import httpx
 import pytest
 
@@ -72,7 +73,7 @@ async def test_outage_gives_503_and_recovers(proxy: TcpProxy, proxied: httpx.Asy
 
 
 async def test_writes_during_an_outage_are_503_or_stored(
-    proxy: TcpProxy, proxied: httpx.AsyncClient, db: object
+    proxy: TcpProxy, proxied: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     """Writes flow while the database goes away and comes back: each answers 201 or 503 within
     5 s, never a 500, and every 201 is in the database afterwards."""
@@ -107,30 +108,58 @@ async def test_writes_during_an_outage_are_503_or_stored(
     assert set(statuses) <= {201, 503}, statuses
     assert 503 in statuses and statuses[-1] == 201
     assert slowest < 5
-    stored = await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)  # type: ignore[attr-defined]
+    stored = await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)
     assert set(acknowledged) <= {r["id"] for r in stored}
 
 
 async def test_connections_closed_by_the_server_are_replaced(
-    client: httpx.AsyncClient, user: User, db: object, database_url: str
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
 ) -> None:
-    """As when Neon suspends an idle compute: the server ends every connection of the pool;
-    the next requests still succeed."""
+    """As when Neon suspends an idle compute: the server ends every connection of the pool
+    while it is idle; the next requests, writes included, still succeed."""
+    task = await create_task(client, user)
+    item = f"{user.tasks}/{task['id']}"
+    for _ in range(3):
+        await backends_gone(db, await terminate_pool_backends(db))
+        r = await client.post(user.tasks, json={"title": "after"}, headers=user.headers)
+        assert r.status_code == 201
+        assert (await client.patch(f"{item}/complete", headers=user.headers)).status_code == 200
+        assert (await client.get(user.tasks, headers=user.headers)).status_code == 200
+        assert (await client.get(item, headers=user.headers)).status_code == 200
+
+
+async def test_a_read_racing_the_servers_close_is_retried(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
+) -> None:
+    """Reads are safe to repeat: even sent while the server is still closing connections,
+    they succeed on a fresh one."""
     task = await create_task(client, user)
     for _ in range(3):
-        await db.execute(  # type: ignore[attr-defined]
-            """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-               WHERE datname = current_database() AND application_name = 'todo-api'"""
-        )
+        await terminate_pool_backends(db)
         assert (await client.get(user.tasks, headers=user.headers)).status_code == 200
         assert (
             await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)
         ).status_code == 200
-        r = await client.post(user.tasks, json={"title": "after"}, headers=user.headers)
-        assert r.status_code == 201
-        assert (
-            await client.patch(f"{user.tasks}/{task['id']}/complete", headers=user.headers)
-        ).status_code == 200
+
+
+async def terminate_pool_backends(db: asyncpg.Connection) -> list[int]:
+    """End the server side of every app connection to this database; their pids."""
+    pids: list[int] = await db.fetchval(
+        """WITH pool AS MATERIALIZED (
+               SELECT pid FROM pg_stat_activity
+               WHERE datname = current_database() AND application_name = 'todo-api')
+           SELECT coalesce(array_agg(pid), '{}') FROM pool WHERE pg_terminate_backend(pid)"""
+    )
+    return pids
+
+
+async def backends_gone(db: asyncpg.Connection, pids: list[int]) -> None:
+    """pg_terminate_backend only signals: wait until those backends have really exited."""
+    deadline = time.monotonic() + 10
+    while await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", pids):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)  # and the client has read the close
 
 
 def test_idle_connections_are_recycled_well_before_five_minutes() -> None:

@@ -167,21 +167,22 @@ class Database:
         self.acquire_timeout = acquire_timeout
 
     async def _run(self, method: str, sql: str, args: tuple[Any, ...], retry: bool) -> Any:
-        for attempt in (1, 2):
+        # Every idle connection may be dead at once (the server restarted, or suspended), so a
+        # statement may meet each of them before a fresh one: one try per pooled connection.
+        tries = self.pool.get_max_size() + 1
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
                     return await getattr(conn, method)(sql, *args)
             except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
                 safe = retry or isinstance(exc, _NEVER_SENT)
-                # One dead connection means its idle siblings are likely dead too (the server
-                # restarted, or suspended): replace them all rather than meet them one by one.
-                await self.pool.expire_connections()
-                if attempt == 2 or not safe:
+                if not safe or attempt >= tries:
                     raise DatabaseUnavailable(type(exc).__name__) from exc
                 log.info("retrying on a fresh connection after %s", type(exc).__name__)
             except _UNAVAILABLE as exc:
                 raise DatabaseUnavailable(type(exc).__name__) from exc
-        raise AssertionError("unreachable")
 
     async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self._run("fetchrow", sql, args, retry)
