@@ -128,7 +128,8 @@ def _loc_text(loc: Sequence[str | int]) -> str:
 def validated(model: type[ModelT], data: Mapping[str, Any] | None, where: str = "body") -> ModelT:
     """`data` as `model`, or a 422 problem listing every broken rule (never the input itself)."""
     data = data if data is not None else {}
-    _refuse_nul(data, where)
+    # Unknown fields are ignored, NUL and all; the fields the model reads may hold none.
+    _refuse_nul({name: data[name] for name in model.model_fields if name in data}, where)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
