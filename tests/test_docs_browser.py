@@ -70,8 +70,8 @@ class Page:
         )
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, expression: str, within: float = 30) -> Any:
+        deadline = time.monotonic() + within
         while True:
             value = await self.evaluate(expression)
             if value:
@@ -94,23 +94,36 @@ class Page:
         ]
 
 
+# Types into React's inputs the way a person's keystrokes do, then presses Authorize.
+FILL_AUTHORIZE_FORM = """(() => {
+  const set = (el, value) => {
+    const input = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value');
+    input.set.call(el, value);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  };
+  set(document.querySelector('#oauth_username'), USERNAME);
+  set(document.querySelector('#oauth_password'), PASSWORD);
+  [...document.querySelectorAll('.auth-btn-wrapper .btn.modal-btn.auth.authorize')]
+    .forEach(b => b.click());
+})()"""
+
+
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     binary = chromium_binary()
     profile = Path(tempfile.mkdtemp(prefix="todo-api-chromium-"))
-    browser = subprocess.Popen(
-        [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            "about:blank",
-        ],
+    browser = await asyncio.create_subprocess_exec(
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "about:blank",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -118,7 +131,9 @@ async def page() -> AsyncIterator[Page]:
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not port_file.exists() or not port_file.read_text().strip():
-            assert browser.poll() is None and time.monotonic() < deadline, "Chromium did not start"
+            assert browser.returncode is None and time.monotonic() < deadline, (
+                "Chromium did not start"
+            )
             await asyncio.sleep(0.1)
         port = port_file.read_text().split()[0]
         async with httpx.AsyncClient() as client:
@@ -132,7 +147,7 @@ async def page() -> AsyncIterator[Page]:
             tab.reader.cancel()
     finally:
         browser.terminate()
-        browser.wait(timeout=30)
+        await browser.wait()
         shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -142,7 +157,8 @@ async def test_docs_render_offline_and_authorize_works(
     server = serve({"DATABASE_URL": database_url, "JWT_SECRET": TEST_SECRET})
     name = f"docs{time.monotonic_ns()}"
     body = {"email": f"{name}@example.com", "username": name, "password": "password1"}
-    assert httpx.post(f"{server.base}/api/auth/register", json=body).status_code == 201
+    async with httpx.AsyncClient(base_url=server.base) as client:
+        assert (await client.post("/api/auth/register", json=body)).status_code == 201
 
     await page.send("Page.navigate", url=f"{server.base}/docs")
     paths = await page.wait_for(
@@ -159,21 +175,8 @@ async def test_docs_render_offline_and_authorize_works(
     # Authorize through the OAuth2 password form, as a person would.
     await page.evaluate("document.querySelector('.btn.authorize').click()")
     await page.wait_for("!!document.querySelector('#oauth_username')")
-    await page.evaluate(
-        """(() => {
-             const set = (el, value) => {
-               const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-               setter.call(el, value);
-               el.dispatchEvent(new Event('input', { bubbles: true }));
-               el.dispatchEvent(new Event('change', { bubbles: true }));
-             };
-             set(document.querySelector('#oauth_username'), %s);
-             set(document.querySelector('#oauth_password'), %s);
-             [...document.querySelectorAll('.auth-btn-wrapper .btn.modal-btn.auth.authorize')]
-               .forEach(b => b.click());
-           })()"""
-        % (json.dumps(name), json.dumps("password1"))
-    )
+    fill = FILL_AUTHORIZE_FORM.replace("USERNAME", json.dumps(name))
+    await page.evaluate(fill.replace("PASSWORD", json.dumps("password1")))
     await page.wait_for(
         "[...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'Logout')"
     )

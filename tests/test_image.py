@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET, fresh_database
+from tests.conftest import TEST_SECRET
+from tests.databases import fresh_database
 from tests.servers import Server
 
 ROOT = Path(__file__).resolve().parent.parent

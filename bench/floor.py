@@ -1,0 +1,98 @@
+"""The floor: the least a server can do to answer the task workloads. The same SQL files and the
+same JSON, on Starlette and asyncpg, with no authentication, no validation, no error handling,
+no logging. The service is measured as a ratio to this, in the same run.
+
+Run by the benchmark as `uvicorn bench.floor:app`, with DATABASE_URL set."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+SQL = {p.stem: p.read_text() for p in (Path(__file__).parent.parent / "sql").glob("*.sql")}
+FIELDS = (
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "created_at",
+    "updated_at",
+)
+pool: Any = None
+
+
+def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = orjson.dumps(content, option=orjson.OPT_UTC_Z)
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _task(row: Any) -> dict[str, Any]:
+    return {name: row[name] for name in FIELDS}
+
+
+async def tasks(request: Request) -> Response:
+    user_id = request.path_params["user_id"]
+    if request.method == "POST":
+        body = orjson.loads(await request.body())
+        row = await pool.fetchrow(
+            SQL["task_insert"], user_id, body["title"], body.get("description"), False
+        )
+        return _json(_task(row), 201)
+    q = request.query_params
+    sort, order = q.get("sort", "created"), q.get("order", "desc")
+    completed = {"completed": True, "pending": False}.get(q.get("status", "all"))
+    pattern = f"%{q['q']}%" if "q" in q else None
+    limit = int(q.get("limit", "100"))
+    records = await pool.fetch(
+        SQL[f"tasks_page_{sort}_{order}"], user_id, completed, pattern, limit + 1, None, None
+    )
+    rows = [_task(r) for r in records if r["id"] is not None][:limit]
+    return _json(rows, headers={"X-Total-Count": str(records[0]["total"])})
+
+
+async def task(request: Request) -> Response:
+    user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
+    if request.method == "GET":
+        row = await pool.fetchrow(SQL["task_get"], user_id, task_id)
+    else:
+        body = orjson.loads(await request.body())
+        row = await pool.fetchrow(
+            SQL["task_update"], user_id, task_id, True, body["title"], False, None, None
+        )
+    return _json(_task(row))
+
+
+async def complete(request: Request) -> Response:
+    user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
+    row = await pool.fetchrow(SQL["task_set_completed"], user_id, task_id, None)
+    return _json(_task(row))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    global pool
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
+    yield
+    await pool.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
+        Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
+        Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
+    ],
+    lifespan=lifespan,
+)
