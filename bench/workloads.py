@@ -1,0 +1,94 @@
+"""The workloads, as wrk Lua scripts over the seeded users and tasks. Each script picks a random
+user (and task) per request and prints its figures as one JSON line when wrk is done."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SEARCH = "status=completed&sort=title&q=milk"
+
+# Workload name -> (Lua body of request(), whether the floor can serve it).
+REQUESTS: dict[str, tuple[str, bool]] = {
+    "list": ('return get("/api/" .. u.id .. "/tasks?limit=50", auth(u))', True),
+    "get": ('return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u))', True),
+    "create": (
+        'return send("POST", "/api/" .. u.id .. "/tasks", auth(u), \'{"title": "bench task"}\')',
+        True,
+    ),
+    "update": (
+        'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
+        '\'{"title": "renamed " .. math.random(1000000) .. \'"}\')',
+        True,
+    ),
+    "toggle": (
+        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+        "auth(u), nil)",
+        True,
+    ),
+    "search": (f'return get("/api/" .. u.id .. "/tasks?{SEARCH}", auth(u))', True),
+    "login": (
+        'return send("POST", "/api/auth/login", {}, '
+        '\'{"username": "\' .. u.name .. \'", "password": "bench-password"}\')',
+        False,
+    ),
+    "bad_token": (
+        'return get("/api/" .. u.id .. "/tasks", {["Authorization"] = "Bearer not.a.token"})',
+        False,
+    ),
+}
+
+_PRELUDE = """
+local users = %(users)s
+local thread_id = 0
+function setup(thread) thread:set("id", thread_id); thread_id = thread_id + 1 end
+function init(args) math.randomseed(os.time() + (id or 0) * 7919) end
+local function pick(list) return list[math.random(#list)] end
+local function auth(u) return {["Authorization"] = "Bearer " .. u.token} end
+local function get(path, headers) return wrk.format("GET", path, headers) end
+local function send(method, path, headers, body)
+  if body ~= nil then headers["Content-Type"] = "application/json" end
+  return wrk.format(method, path, headers, body)
+end
+request = function()
+  local u = pick(users)
+  %(request)s
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, ' ..
+    '"non2xx": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    id: str
+    name: str
+    token: str
+    tasks: list[int]
+
+
+def _lua_users(users: list[SeededUser]) -> str:
+    entries = [
+        f"{{id={json.dumps(u.id)}, name={json.dumps(u.name)}, token={json.dumps(u.token)}, "
+        f"tasks={{{', '.join(map(str, u.tasks))}}}}}"
+        for u in users
+    ]
+    return "{\n" + ",\n".join(entries) + "\n}"
+
+
+def write_scripts(folder: Path, users: list[SeededUser]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    table = _lua_users(users)
+    scripts = {}
+    for name, (request, _) in REQUESTS.items():
+        path = folder / f"{name}.lua"
+        path.write_text(_PRELUDE % {"users": table, "request": request})
+        scripts[name] = path
+    return scripts
