@@ -19,7 +19,7 @@ REQUESTS: dict[str, tuple[str, bool]] = {
     ),
     "update": (
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
-        '\'{"title": "renamed " .. math.random(1000000) .. \'"}\')',
+        """'{"title": "renamed ' .. math.random(1000000) .. '"}')""",
         True,
     ),
     "toggle": (

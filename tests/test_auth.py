@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -334,3 +335,14 @@ async def test_token_ttl_follows_the_setting(settings: object) -> None:
         user = await register(client)
         claims = jwt.decode(user.token, TEST_SECRET, algorithms=["HS256"])
         assert claims["exp"] - claims["iat"] == 120
+
+
+async def test_a_token_that_worked_stops_working_when_it_expires(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    now = int(time.time())
+    token = sign(claims_for(user, iat=now, exp=now + 2))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    await asyncio.sleep(max(0.0, now + 2 - time.time()) + 0.05)
+    assert_problem(await client.get("/api/auth/me", headers=headers), 401)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
@@ -9,6 +10,7 @@ import jwt
 
 ALGORITHM = "HS256"
 _REQUIRED = ["sub", "iat", "exp"]
+VERIFIED_TOKENS = 10_000  # tokens remembered after verification (about 2 MB at most)
 
 
 class InvalidToken(Exception):
@@ -22,7 +24,18 @@ def issue_token(secret: str, user_id: str, ttl_seconds: int, now: int | None = N
 
 
 def read_token(secret: str, token: str) -> str:
-    """The user id a valid token names, or InvalidToken."""
+    """The user id a valid token names, or InvalidToken. A client sends the same token with
+    every request, so a verified token's subject is remembered until it expires: the
+    signature and claims are checked once per token, not once per request."""
+    subject, expires = _verified(secret, token)
+    if time.time() >= expires:
+        raise InvalidToken("Signature has expired")
+    return subject
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(secret: str, token: str) -> tuple[str, int]:
+    """(sub, exp) of a token whose signature and claims are valid now; failures are not cached."""
     try:
         claims = jwt.decode(
             token,
@@ -35,4 +48,4 @@ def read_token(secret: str, token: str) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("sub must be a non-empty string")
-    return subject
+    return subject, int(claims["exp"])
