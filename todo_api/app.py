@@ -17,7 +17,7 @@ from todo_api.auth.backend import BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
-from todo_api.logs import configure_logging
+from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
     ALLOWED_HEADERS,
@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> ASGIApp:
         try:
             yield
         finally:
+            access_log.flush()
             hasher.close()
             await pool.close()
 

@@ -1,12 +1,17 @@
-"""Logging: plain lines for people, or one JSON object a line (LOG_FORMAT=json) for collectors."""
+"""Logging: plain lines for people, or one JSON object a line (LOG_FORMAT=json) for collectors.
+
+The access log, one line a request, does not go through the logging module: its per-record
+cost (records, handler locks, a write and flush each) was the largest single cost of a request
+in the benchmark. Its lines are formatted directly and written in batches, at most 0.1 s late."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
-import logging.handlers
-import queue
+import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +19,13 @@ import orjson
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is worth keeping.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+ACCESS_LOGGER = "todo_api.access"
+FLUSH_SECONDS = 0.1
+FLUSH_LINES = 256
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class JSONFormatter(logging.Formatter):
@@ -30,36 +42,72 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-_listener: logging.handlers.QueueListener | None = None
+def _to_stderr(data: bytes) -> None:
+    os.write(sys.stderr.fileno(), data)
 
 
-def _stop_listener() -> None:
-    """Write out what is queued before the process ends."""
-    if _listener is not None:
-        _listener.stop()
+class AccessLog:
+    """One line a request: method, path, route template, status, duration, request id."""
+
+    def __init__(self, sink: Callable[[bytes], None] = _to_stderr) -> None:
+        self.sink = sink
+        self.enabled = True
+        self.json = False
+        self._lines: list[bytes] = []
+        self._flush_scheduled = False
+
+    def configure(self, log_format: str, level: str) -> None:
+        self.json = log_format == "json"
+        self.enabled = logging.getLevelName(level.upper()) <= logging.INFO
+
+    def write(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        message = f"{entry['method']} {entry['path']} {entry['status']}"
+        if self.json:
+            line = orjson.dumps(
+                {"time": _utc_now(), "level": "info", "logger": ACCESS_LOGGER, "message": message}
+                | entry
+            )
+        else:
+            line = (
+                f"{_utc_now()} INFO {ACCESS_LOGGER}: {message} {entry['duration_ms']}ms "
+                f"request_id={entry['request_id']}"
+            ).encode()
+        self._lines.append(line + b"\n")
+        if len(self._lines) >= FLUSH_LINES:
+            self.flush()
+        elif not self._flush_scheduled:
+            try:
+                asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+                self._flush_scheduled = True
+            except RuntimeError:  # no event loop: write at once
+                self.flush()
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if self._lines:
+            data = b"".join(self._lines)
+            self._lines.clear()
+            self.sink(data)
+
+
+access_log = AccessLog()
+atexit.register(access_log.flush)
 
 
 def configure_logging(log_format: str, level: str) -> None:
-    """Records are queued by the request path and formatted and written by a thread, so a
-    request does not wait for its log line to reach stderr."""
-    global _listener
-    output = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
-        output.setFormatter(JSONFormatter())
+        handler.setFormatter(JSONFormatter())
     else:
-        output.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if _listener is None:
-        atexit.register(_stop_listener)
-    else:
-        _listener.stop()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
-    _listener.start()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     # The app writes its own access log, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    access_log.configure(log_format, level)

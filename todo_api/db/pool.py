@@ -185,8 +185,13 @@ class Database:
         while True:
             attempt += 1
             try:
-                async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+                # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
+                async with asyncio.timeout(self.acquire_timeout):
+                    conn = await self.pool.acquire()
+                try:
                     return await getattr(conn, method)(sql, *args)
+                finally:
+                    await self.pool.release(conn)
             except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
                 safe = retry or isinstance(exc, _NEVER_SENT)
                 if not safe or attempt >= tries:

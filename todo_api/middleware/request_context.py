@@ -15,12 +15,12 @@ import time
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from todo_api.logs import access_log
 from todo_api.problems import ProblemResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-access_log = logging.getLogger("todo_api.access")
 error_log = logging.getLogger("todo_api.error")
 
 
@@ -68,12 +68,8 @@ class RequestContextMiddleware:
                 )
         finally:
             route = scope.get("route")
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope.get("path"),
-                status,
-                extra={
+            access_log.write(
+                {
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope.get("path"),
@@ -81,5 +77,5 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "pid": os.getpid(),
-                },
+                }
             )
