@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import replace
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import User, create_task, register
+from tests.conftest import User, assert_problem, client_for, create_task, register, running
+from todo_api.app import create_app
+from todo_api.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +67,30 @@ async def test_concurrent_registrations_of_one_name_create_one_user(
     assert codes.count(201) == 1
     assert set(codes) <= {201, 409, 429}
     assert await db.fetchval("SELECT count(*) FROM users WHERE email = $1", first.email) == 1
+
+
+async def test_a_hashing_storm_gets_429_with_retry_after_and_creates_nothing_for_it(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    busy = replace(settings, bcrypt_rounds=12, bcrypt_concurrency=1, bcrypt_wait_seconds=0.05)
+    async with running(create_app(busy)) as app, client_for(app) as client:
+        names = [f"storm{uuid.uuid4().hex[:10]}" for _ in range(6)]
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/auth/register",
+                    json={"email": f"{n}@example.com", "username": n, "password": "password1"},
+                )
+                for n in names
+            )
+        )
+        created = [r for r in responses if r.status_code == 201]
+        refused = [r for r in responses if r.status_code == 429]
+        assert created and refused and len(created) + len(refused) == len(names)
+        for r in refused:
+            assert_problem(r, 429)
+            assert int(r.headers["retry-after"]) >= 1
+        stored = await db.fetchval("SELECT count(*) FROM users WHERE username = ANY($1)", names)
+        assert stored == len(created)
+        health = await client.get("/health")
+        assert health.status_code == 200

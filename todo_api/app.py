@@ -63,7 +63,9 @@ def create_app(settings: Settings) -> ASGIApp:
         except DatabaseUnavailable as exc:
             log.error("cannot start: %s", exc)
             raise
-        hasher = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency)
+        hasher = PasswordHasher(
+            settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_wait_seconds
+        )
         app.state.services = Services(
             settings=settings,
             db=Database(pool, acquire_timeout=settings.db_request_timeout),

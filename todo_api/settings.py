@@ -32,6 +32,7 @@ class Settings:
     db_statement_cache: bool | None = None
     bcrypt_rounds: int = 12
     bcrypt_concurrency: int = max(1, (os.cpu_count() or 2) - 1)
+    bcrypt_wait_seconds: float = 5.0  # how long a login waits for a hashing slot before 429
     migrate_on_start: bool = True
     log_format: str = "text"
     log_level: str = "info"
@@ -137,6 +138,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bcrypt_concurrency=_int(
             env, "BCRYPT_CONCURRENCY", max(1, (os.cpu_count() or 2) - 1), 1, 256
         ),
+        bcrypt_wait_seconds=_float(env, "BCRYPT_WAIT_SECONDS", 5.0),
         migrate_on_start=bool(_bool(env, "MIGRATE_ON_START", True)),
         log_format=log_format,
         log_level=env.get("LOG_LEVEL", "info").strip().lower() or "info",

@@ -5,25 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import os
+import threading
 from typing import Final
 
 import bcrypt
 
 MAX_PASSWORD_BYTES: Final = 72  # bcrypt's limit; bcrypt 5 raises beyond it
-# How long a request waits for a hashing slot before it gets 429.
-SLOT_WAIT_SECONDS: Final = 2.0
 RETRY_AFTER_SECONDS: Final = 1
 
 
+HASHING_NICENESS: Final = 10
+
+
+def _lower_priority() -> None:
+    """Hashing threads yield the CPU to the threads serving requests (and to PostgreSQL): a
+    storm of logins slows down logins, not every other request. Linux gives each thread its own
+    nice value; elsewhere this does nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
 class HasherBusy(Exception):
-    """Every hashing slot stayed taken for SLOT_WAIT_SECONDS."""
+    """Every hashing slot stayed taken for the whole wait."""
 
 
 class PasswordHasher:
-    def __init__(self, rounds: int, concurrency: int) -> None:
+    def __init__(self, rounds: int, concurrency: int, slot_wait: float) -> None:
         self.rounds = rounds
+        self.slot_wait = slot_wait
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="bcrypt"
+            max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_lower_priority
         )
         self._slots = asyncio.Semaphore(concurrency)
         # Unknown accounts and over-long passwords are checked against this, so they cost
@@ -32,7 +45,7 @@ class PasswordHasher:
 
     async def _run(self, fn: object, *args: bytes) -> bytes | bool:
         try:
-            async with asyncio.timeout(SLOT_WAIT_SECONDS):
+            async with asyncio.timeout(self.slot_wait):
                 await self._slots.acquire()
         except TimeoutError:
             raise HasherBusy from None
