@@ -11,6 +11,7 @@ import atexit
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,17 @@ FLUSH_SECONDS = 0.1
 FLUSH_LINES = 256
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def _utc_now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 UTC with microseconds; the date and time part is formatted once a second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1_000_000):06d}Z"
 
 
 class JSONFormatter(logging.Formatter):

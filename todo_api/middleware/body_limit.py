@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from todo_api.middleware import raw_header
 from todo_api.problems import Problem, ProblemResponse
 
 MAX_BODY_BYTES = 65_536
@@ -23,7 +23,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = raw_header(scope, b"content-length") or b""
         if declared.isdigit() and int(declared) > self.max_bytes:
             problem = _too_large(self.max_bytes)
             response = ProblemResponse(problem.status, problem.detail)

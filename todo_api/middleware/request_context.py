@@ -12,14 +12,13 @@ import re
 import secrets
 import time
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.logs import access_log
+from todo_api.middleware import raw_header
 from todo_api.problems import ProblemResponse
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 
 error_log = logging.getLogger("todo_api.error")
 
@@ -29,10 +28,10 @@ _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
 
 
-def request_id_for(headers: Headers) -> str:
-    offered = headers.get(REQUEST_ID_HEADER)
+def request_id_for(scope: Scope) -> str:
+    offered = raw_header(scope, b"x-request-id")
     if offered is not None and _VALID_REQUEST_ID.fullmatch(offered):
-        return offered
+        return offered.decode()
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
@@ -44,7 +43,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_for(Headers(scope=scope))
+        request_id = request_id_for(scope)
+        request_id_header = (b"x-request-id", request_id.encode())
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
@@ -53,7 +53,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
