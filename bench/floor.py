@@ -19,17 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from todo_api.models import TASK_FIELDS
+
 SQL = {p.stem: p.read_text() for p in (Path(__file__).parent.parent / "sql").glob("*.sql")}
-FIELDS = (
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-)
 pool: Any = None
 
 
@@ -39,7 +31,7 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 
 def _task(row: Any) -> dict[str, Any]:
-    return {name: row[name] for name in FIELDS}
+    return {name: row[name] for name in TASK_FIELDS}
 
 
 async def tasks(request: Request) -> Response:

@@ -15,37 +15,17 @@ from todo_api.app import ROUTES
 pytestmark = pytest.mark.anyio
 
 CONTRACT = {
-    ("/api/auth/register", "post"): {"201", "400", "409", "413", "415", "422", "429", "503"},
-    ("/api/auth/login", "post"): {"200", "400", "401", "403", "413", "415", "422", "429", "503"},
-    ("/api/auth/me", "get"): {"200", "401", "403", "503"},
-    ("/api/{user_id}/tasks", "post"): {"201", "400", "401", "403", "413", "415", "422", "503"},
-    ("/api/{user_id}/tasks", "get"): {"200", "401", "403", "422", "503"},
-    ("/api/{user_id}/tasks/{task_id}", "get"): {"200", "401", "403", "404", "503"},
-    ("/api/{user_id}/tasks/{task_id}", "put"): {
-        "200",
-        "400",
-        "401",
-        "403",
-        "404",
-        "413",
-        "415",
-        "422",
-        "503",
-    },
-    ("/api/{user_id}/tasks/{task_id}", "delete"): {"204", "401", "403", "404", "503"},
-    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): {
-        "200",
-        "400",
-        "401",
-        "403",
-        "404",
-        "413",
-        "415",
-        "422",
-        "503",
-    },
-    ("/health", "get"): {"200"},
-    ("/ready", "get"): {"200", "503"},
+    ("/api/auth/register", "post"): "201 400 409 413 415 422 429 503",
+    ("/api/auth/login", "post"): "200 400 401 403 413 415 422 429 503",
+    ("/api/auth/me", "get"): "200 401 403 503",
+    ("/api/{user_id}/tasks", "post"): "201 400 401 403 413 415 422 503",
+    ("/api/{user_id}/tasks", "get"): "200 401 403 422 503",
+    ("/api/{user_id}/tasks/{task_id}", "get"): "200 401 403 404 503",
+    ("/api/{user_id}/tasks/{task_id}", "put"): "200 400 401 403 404 413 415 422 503",
+    ("/api/{user_id}/tasks/{task_id}", "delete"): "204 401 403 404 503",
+    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): "200 400 401 403 404 413 415 422 503",
+    ("/health", "get"): "200",
+    ("/ready", "get"): "200 503",
 }
 
 
@@ -81,7 +61,7 @@ async def test_the_document_and_the_router_agree(document: dict[str, Any]) -> No
 async def test_every_contract_route_and_status_is_documented(document: dict[str, Any]) -> None:
     for (path, method), statuses in CONTRACT.items():
         operation = document["paths"][path][method]
-        assert set(operation["responses"]) == statuses, (path, method)
+        assert set(operation["responses"]) == set(statuses.split()), (path, method)
 
 
 async def test_errors_are_problems_and_422_lists_errors(document: dict[str, Any]) -> None:

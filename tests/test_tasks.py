@@ -12,16 +12,8 @@ from tests.conftest import User, assert_problem, create_task
 
 pytestmark = pytest.mark.anyio
 
-TASK_KEYS = {
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-}
+CONTRACT_FIELDS = "id user_id title description completed completed_at created_at updated_at"
+TASK_KEYS = set(CONTRACT_FIELDS.split())
 
 
 async def test_create_returns_201_location_and_the_stored_task(

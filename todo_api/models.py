@@ -265,17 +265,9 @@ class ValidationProblemOut(ProblemOut):
     errors: list[ErrorItem]
 
 
-USER_FIELDS: Final = ("id", "email", "username", "is_active", "created_at", "updated_at")
-TASK_FIELDS: Final = (
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "created_at",
-    "updated_at",
-)
+# The response shapes, one place: the documented models' fields, in their order.
+USER_FIELDS: Final = tuple(UserOut.model_fields)
+TASK_FIELDS: Final = tuple(TaskOut.model_fields)
 
 
 def user_json(row: asyncpg.Record) -> dict[str, Any]:
