@@ -218,6 +218,3 @@ class Database:
     async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run("fetch", sql, args, retry)
         return rows
-
-    async def close(self) -> None:
-        await self.pool.close()

@@ -12,8 +12,6 @@ import asyncpg
 from todo_api.db.pool import Database
 from todo_api.db.queries import query
 
-SORTS: Final = ("created", "updated", "title")
-ORDERS: Final = ("asc", "desc")
 # The column each sort orders by; a cursor holds the last row's value of it.
 SORT_KEY: Final = {"created": "created_at", "updated": "updated_at", "title": "title"}
 
