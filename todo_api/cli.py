@@ -71,6 +71,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             workers=workers,
             log_config=None,
             proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             server_header=False,
             timeout_graceful_shutdown=10,
         )
