@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -18,6 +19,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# The deepest body read: the object itself is level 1; no body of this API needs more than 3.
+# Nothing below this module walks client data recursively past it (parsers, NUL scan, pydantic).
+MAX_DEPTH = 32
+# The bytes that matter to nesting: brackets, and what starts, ends or escapes a string.
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 
 
 class JSONResponse(Response):
@@ -42,7 +48,37 @@ def _unsupported(kind: str, accepted: str) -> Problem:
     return Problem(415, f"Content type {shown} is not supported; send {accepted}")
 
 
+def _deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` levels, by one pass over
+    the bytes (brackets inside strings do not count): no parser is trusted to stop first."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # the usual case, at the speed of bytes.count
+    depth = 0
+    in_string = False
+    escaped_at = -1  # the position of the byte a backslash escapes
+    for match in _STRUCTURE.finditer(raw):
+        char, at = match[0], match.start()
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
+
+
 def _parse_json(raw: bytes) -> Any:
+    if _deeper_than(raw, MAX_DEPTH):
+        raise Problem(400, f"The body is nested more than {MAX_DEPTH} levels deep")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -61,20 +97,25 @@ def _reject_constant(name: str) -> Any:
 
 
 def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    if isinstance(value, str):
-        return loc if "\x00" in value else None
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return (*loc, key)
-        found = _find_nul(item, (*loc, key))
-        if found is not None:
-            return found
+    """Where the first string (value or key) holding a NUL is, depth first; iterative, so no
+    nesting can exhaust the stack."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+    while pending:
+        value, loc = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return loc
+            continue
+        if isinstance(value, dict):
+            items: list[tuple[str | int, Any]] = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        for key, _ in items:
+            if isinstance(key, str) and "\x00" in key:
+                return (*loc, key)
+        pending.extend((item, (*loc, key)) for key, item in reversed(items))
     return None
 
 
