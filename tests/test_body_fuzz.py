@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from todo_api.models import LoginBody, RegisterBody, TaskComplete, TaskCreate, TaskUpdate
 from todo_api.payloads import MAX_DEPTH, json_object, json_or_form, validated
-from todo_api.problems import Problem, ProblemResponse
+from todo_api.problems import Problem
 
 EXAMPLES = int(os.environ.get("TODO_FUZZ_BODY_EXAMPLES", "400"))
 MODELS: list[type[BaseModel]] = [LoginBody, RegisterBody, TaskCreate, TaskUpdate, TaskComplete]
@@ -134,10 +134,7 @@ async def read(reader: str, model: type[BaseModel], request: Request) -> None:
 
 def assert_is_a_client_problem(problem: Problem) -> None:
     assert problem.status in CLIENT_ERRORS, problem.status
-    response = ProblemResponse(
-        problem.status, problem.detail, errors=problem.errors, headers=problem.headers
-    )
-    body = json.loads(bytes(response.body))
+    body = json.loads(bytes(problem.response().body))
     assert body["status"] == problem.status and isinstance(body["detail"], str)
     assert body["detail"] and body["title"]
     if "errors" in body:

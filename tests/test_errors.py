@@ -96,3 +96,21 @@ async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:
     assert r.headers["content-type"].startswith("application/json")
     r = await client.get("/ready")
     assert r.json() == {"status": "ready"}
+
+
+def test_the_problem_module_is_a_leaf() -> None:
+    """Every layer raises Problem, so problems.py may import nothing of the app (no cycles, no
+    lower layer pulling in an upper one); its handlers are registered in app.py."""
+    import ast
+    from pathlib import Path
+
+    import todo_api.problems
+
+    tree = ast.parse(Path(todo_api.problems.__file__).read_text())
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert not [name for name in imported if name and name.startswith("todo_api")]

@@ -6,15 +6,19 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, ExceptionHandler
 
 from todo_api.auth.backend import BearerTokenBackend
-from todo_api.auth.passwords import PasswordHasher
+from todo_api.auth.passwords import RETRY_AFTER_SECONDS, HasherBusy, PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
 from todo_api.logs import access_log, configure_logging
@@ -27,7 +31,7 @@ from todo_api.middleware.cors import (
     ProblemCORSMiddleware,
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
-from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
+from todo_api.problems import Problem
 from todo_api.routes import auth, docs, health, tasks
 from todo_api.services import Services
 from todo_api.settings import Settings, load_settings
@@ -48,6 +52,48 @@ ROUTES = [
     Route("/docs", docs.docs, methods=["GET"]),
     Mount(docs.ASSETS_PATH, app=docs.assets()),
 ]
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return exc.response()
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (and any HTTPException), as problems; headers (Allow) kept."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = f"No resource at {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+    else:
+        detail = exc.detail
+    return Problem(exc.status_code, detail, headers=exc.headers).response()
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc)
+    detail = "The database is unavailable; try again shortly"
+    return Problem(503, detail, headers={"Retry-After": "1"}).response()
+
+
+async def handle_hasher_busy(request: Request, exc: Exception) -> Response:
+    detail = "The server is busy; try again shortly"
+    return Problem(429, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}).response()
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """The last resort: a 500 problem with no detail of the cause (the log has it)."""
+    return Problem(500, "An unexpected error occurred; it has been logged").response()
+
+
+EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
+    Problem: handle_problem,
+    HTTPException: handle_http_exception,
+    DatabaseUnavailable: handle_database_unavailable,
+    HasherBusy: handle_hasher_busy,
+    Exception: handle_unexpected,
+}
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -96,7 +142,7 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(BodyLimitMiddleware),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
-        exception_handlers={**EXCEPTION_HANDLERS, Exception: handle_unexpected},
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.

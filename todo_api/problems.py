@@ -1,22 +1,18 @@
-"""RFC 9457 problem+json: the one shape of every error, and the exception handlers that make it."""
+"""RFC 9457 problem+json: the one shape of every error, and the exception that carries one.
+
+A leaf, like Starlette's exceptions.py: any layer may raise a Problem or send a ProblemResponse,
+and this module imports nothing of the app. Which exception becomes which problem is decided
+where the app is wired (todo_api/app.py)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 import orjson
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-
-from todo_api.auth.passwords import RETRY_AFTER_SECONDS, HasherBusy
-from todo_api.db.pool import DatabaseUnavailable
-
-log = logging.getLogger("todo_api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -76,51 +72,5 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers
 
-
-def _respond(problem: Problem) -> Response:
-    return ProblemResponse(
-        problem.status, problem.detail, errors=problem.errors, headers=problem.headers
-    )
-
-
-async def handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    return _respond(exc)
-
-
-async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 and 405 (and any HTTPException), as problems; headers (Allow) kept."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        detail = f"No resource at {request.url.path}"
-    elif exc.status_code == 405:
-        detail = f"Method {request.method} is not allowed on {request.url.path}"
-    else:
-        detail = exc.detail
-    return _respond(Problem(exc.status_code, detail, headers=exc.headers))
-
-
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s", exc)
-    detail = "The database is unavailable; try again shortly"
-    return _respond(Problem(503, detail, headers={"Retry-After": "1"}))
-
-
-async def handle_hasher_busy(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HasherBusy)
-    detail = "The server is busy; try again shortly"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return _respond(Problem(429, detail, headers=headers))
-
-
-EXCEPTION_HANDLERS = {
-    Problem: handle_problem,
-    HTTPException: handle_http_exception,
-    DatabaseUnavailable: handle_database_unavailable,
-    HasherBusy: handle_hasher_busy,
-}
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    """The last resort: a 500 problem with no detail of the cause (the log has it)."""
-    return _respond(Problem(500, "An unexpected error occurred; it has been logged"))
+    def response(self) -> ProblemResponse:
+        return ProblemResponse(self.status, self.detail, errors=self.errors, headers=self.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.middleware import raw_header
-from todo_api.problems import Problem, ProblemResponse
+from todo_api.problems import Problem
 
 MAX_BODY_BYTES = 65_536
 
@@ -25,9 +25,7 @@ class BodyLimitMiddleware:
             return
         declared = raw_header(scope, b"content-length") or b""
         if declared.isdigit() and int(declared) > self.max_bytes:
-            problem = _too_large(self.max_bytes)
-            response = ProblemResponse(problem.status, problem.detail)
-            await response(scope, receive, send)
+            await _too_large(self.max_bytes).response()(scope, receive, send)
             return
         received = 0
 
