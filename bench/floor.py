@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from todo_api.db.queries import QUERIES
 from todo_api.models import TASK_FIELDS
 
-SQL = {p.stem: p.read_text() for p in (Path(__file__).parent.parent / "sql").glob("*.sql")}
+SQL = QUERIES
 pool: Any = None
 
 
@@ -39,7 +39,12 @@ async def tasks(request: Request) -> Response:
     if request.method == "POST":
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
-            SQL["task_insert"], user_id, body["title"], body.get("description"), False
+            *SQL["task_insert"](
+                user_id=user_id,
+                title=body["title"],
+                description=body.get("description"),
+                completed=False,
+            )
         )
         return _json(_task(row), 201)
     q = request.query_params
@@ -48,7 +53,14 @@ async def tasks(request: Request) -> Response:
     pattern = f"%{q['q']}%" if "q" in q else None
     limit = int(q.get("limit", "100"))
     records = await pool.fetch(
-        SQL[f"tasks_page_{sort}_{order}"], user_id, completed, pattern, limit + 1, None, None
+        *SQL[f"tasks_page_{sort}_{order}"](
+            user_id=user_id,
+            completed=completed,
+            pattern=pattern,
+            limit=limit + 1,
+            after_key=None,
+            after_id=None,
+        )
     )
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
     return _json(rows, headers={"X-Total-Count": str(records[0]["total"])})
@@ -57,18 +69,28 @@ async def tasks(request: Request) -> Response:
 async def task(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     if request.method == "GET":
-        row = await pool.fetchrow(SQL["task_get"], user_id, task_id)
+        row = await pool.fetchrow(*SQL["task_get"](user_id=user_id, task_id=task_id))
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
-            SQL["task_update"], user_id, task_id, True, body["title"], False, None, None
+            *SQL["task_update"](
+                user_id=user_id,
+                task_id=task_id,
+                set_title=True,
+                title=body["title"],
+                set_description=False,
+                description=None,
+                completed=None,
+            )
         )
     return _json(_task(row))
 
 
 async def complete(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
-    row = await pool.fetchrow(SQL["task_set_completed"], user_id, task_id, None)
+    row = await pool.fetchrow(
+        *SQL["task_set_completed"](user_id=user_id, task_id=task_id, completed=None)
+    )
     return _json(_task(row))
 
 

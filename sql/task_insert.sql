@@ -1,5 +1,5 @@
--- Create a task for an active user; no row comes back when the user is missing or inactive.
+-- Create a task for the caller; no row comes back when the caller may not act.
 INSERT INTO tasks (user_id, title, description, completed, completed_at)
-SELECT $1, $2, $3, $4, CASE WHEN $4 THEN now() END
-WHERE EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_active)
+SELECT :user_id, :title, :description, :completed, CASE WHEN :completed THEN now() END
+WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
 RETURNING id, user_id, title, description, completed, completed_at, created_at, updated_at

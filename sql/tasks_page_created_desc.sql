@@ -1,17 +1,19 @@
--- One page of a user's tasks, newest first, after the cursor ($5, $6), with the count of all matches.
--- The one row with NULL task columns and is_active NULL/false means no such active user.
+-- One page of a user's tasks, newest first, after the cursor (:after_key, :after_id), with the count of all matches.
+-- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
+-- such user, may_act false that the caller rule refused them.
 WITH matching AS NOT MATERIALIZED (
     SELECT id, user_id, title, description, completed, completed_at, created_at, updated_at
     FROM tasks
-    WHERE user_id = $1
-      AND ($2::boolean IS NULL OR completed = $2::boolean)
-      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text)
+    WHERE user_id = :user_id
+      AND (:completed::boolean IS NULL OR completed = :completed::boolean)
+      AND (:pattern::text IS NULL OR title ILIKE :pattern::text OR description ILIKE :pattern::text)
 )
-SELECT owner.is_active, (SELECT count(*) FROM matching) AS total, page.*
-FROM (SELECT (SELECT is_active FROM users WHERE id = $1) AS is_active) AS owner
+SELECT u.is_active, {{caller}} AS may_act, (SELECT count(*) FROM matching) AS total, page.*
+FROM (SELECT) AS one
+LEFT JOIN users AS u ON u.id = :user_id
 LEFT JOIN LATERAL (
     SELECT * FROM matching
-    WHERE (created_at, id) < (COALESCE($5::timestamptz, 'infinity'), COALESCE($6::bigint, 9223372036854775807))
+    WHERE (created_at, id) < (COALESCE(:after_key::timestamptz, 'infinity'), COALESCE(:after_id::bigint, 9223372036854775807))
     ORDER BY created_at DESC, id DESC
-    LIMIT $4
-) AS page ON owner.is_active
+    LIMIT :limit
+) AS page ON {{caller}}

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.auth.backend import require_user, unauthorized
+from todo_api.caller import Caller
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Database
@@ -39,11 +40,11 @@ AUTHORISED = (401, 403, 503)
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
-def _owner(request: Request) -> str:
-    user_id = require_user(request)
-    if request.path_params["user_id"] != user_id:
+def _owner(request: Request) -> Caller:
+    caller = require_user(request)
+    if request.path_params["user_id"] != caller.user_id:
         raise Problem(403, "This token does not give access to another user's tasks")
-    return user_id
+    return caller
 
 
 def _task_id(request: Request) -> int:
@@ -53,18 +54,19 @@ def _task_id(request: Request) -> int:
     raise Problem(404, f"Task {raw} not found")
 
 
-def _refuse_user(active: bool | None) -> None:
-    """A 401 or 403 when the token's user is gone or inactive; nothing when active."""
-    if active is None:
+def _refuse_user(status: users.UserStatus) -> None:
+    """A 401 or 403 when the caller rule refuses the token's user; nothing when they may act."""
+    if status is users.UserStatus.MISSING:
         raise unauthorized(token_sent=True, detail="The token's user no longer exists")
-    if not active:
+    if status is users.UserStatus.INACTIVE:
         raise Problem(403, INACTIVE)
+    if status is users.UserStatus.REFUSED:
+        raise unauthorized(token_sent=True, detail="The token's session has ended")
 
 
-async def _not_found(db: Database, user_id: str, task_id: int | None) -> NoReturn:
-    """No row came back: say why, the user's status first."""
-    status = await users.user_status(db, user_id)
-    _refuse_user(None if status is users.UserStatus.MISSING else status is users.UserStatus.ACTIVE)
+async def _not_found(db: Database, caller: Caller, task_id: int | None) -> NoReturn:
+    """No row came back: say why, the caller's status first."""
+    _refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Task {task_id} not found")
 
 
@@ -83,13 +85,13 @@ def _task_response(
     errors=(400, 413, 415, 422, *AUTHORISED),
 )
 async def create_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     body = validated(TaskCreate, await json_object(request))
     db = services(request).db
-    row = await tasks.insert_task(db, user_id, body.title, body.description, body.completed)
+    row = await tasks.insert_task(db, caller, body.title, body.description, body.completed)
     if row is None:
-        await _not_found(db, user_id, None)
-    location = f"/api/{user_id}/tasks/{row['id']}"
+        await _not_found(db, caller, None)
+    location = f"/api/{caller.user_id}/tasks/{row['id']}"
     return _task_response(row, 201, {"Location": location})
 
 
@@ -104,7 +106,7 @@ async def create_task(request: Request) -> Response:
     errors=(422, *AUTHORISED),
 )
 async def list_tasks(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     params = validated(TaskListQuery, dict(request.query_params), where="query")
     svc = services(request)
     after = None
@@ -116,7 +118,7 @@ async def list_tasks(request: Request) -> Response:
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
     page = await tasks.list_tasks(
         svc.db,
-        user_id,
+        caller,
         completed=params.completed,
         search=params.q,
         sort=params.sort,
@@ -124,7 +126,7 @@ async def list_tasks(request: Request) -> Response:
         limit=params.limit,
         after=after,
     )
-    _refuse_user(page.owner_active)
+    _refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         last = page.rows[-1]
@@ -142,12 +144,12 @@ async def list_tasks(request: Request) -> Response:
     errors=(404, *AUTHORISED),
 )
 async def get_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     task_id = _task_id(request)
     db = services(request).db
-    row = await tasks.get_task(db, user_id, task_id)
+    row = await tasks.get_task(db, caller, task_id)
     if row is None:
-        await _not_found(db, user_id, task_id)
+        await _not_found(db, caller, task_id)
     return _task_response(row)
 
 
@@ -160,7 +162,7 @@ async def get_task(request: Request) -> Response:
     errors=(400, 404, 413, 415, 422, *AUTHORISED),
 )
 async def update_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     task_id = _task_id(request)
     body = validated(TaskUpdate, await json_object(request))
     given = body.model_fields_set
@@ -168,9 +170,9 @@ async def update_task(request: Request) -> Response:
         name: getattr(body, name) for name in given & {"title", "description", "completed"}
     }
     db = services(request).db
-    row = await tasks.update_task(db, user_id, task_id, **changes)
+    row = await tasks.update_task(db, caller, task_id, **changes)
     if row is None:
-        await _not_found(db, user_id, task_id)
+        await _not_found(db, caller, task_id)
     return _task_response(row)
 
 
@@ -184,13 +186,13 @@ async def update_task(request: Request) -> Response:
     errors=(400, 404, 413, 415, 422, *AUTHORISED),
 )
 async def complete_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     task_id = _task_id(request)
     body = validated(TaskComplete, await json_object(request, optional=True))
     db = services(request).db
-    row = await tasks.set_completed(db, user_id, task_id, body.completed)
+    row = await tasks.set_completed(db, caller, task_id, body.completed)
     if row is None:
-        await _not_found(db, user_id, task_id)
+        await _not_found(db, caller, task_id)
     return _task_response(row)
 
 
@@ -202,11 +204,11 @@ async def complete_task(request: Request) -> Response:
     errors=(404, *AUTHORISED),
 )
 async def delete_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = _owner(request)
     task_id = _task_id(request)
     db = services(request).db
-    if not await tasks.delete_task(db, user_id, task_id):
-        await _not_found(db, user_id, task_id)
+    if not await tasks.delete_task(db, caller, task_id):
+        await _not_found(db, caller, task_id)
     return Response(status_code=204)
 
 
