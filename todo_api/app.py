@@ -29,6 +29,7 @@ from todo_api.middleware.cors import (
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
 from todo_api.routes import auth, docs, health, tasks
+from todo_api.rule_violations import RULE_VIOLATIONS, handle_rule_violation
 from todo_api.services import Services
 from todo_api.settings import Settings, load_settings
 
@@ -96,7 +97,11 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(BodyLimitMiddleware),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
-        exception_handlers={**EXCEPTION_HANDLERS, Exception: handle_unexpected},
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            **dict.fromkeys(RULE_VIOLATIONS, handle_rule_violation),
+            Exception: handle_unexpected,
+        },
         lifespan=lifespan,
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
