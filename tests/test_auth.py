@@ -325,12 +325,11 @@ async def test_a_stale_token_does_not_block_login(client: httpx.AsyncClient, use
 
 
 async def test_token_ttl_follows_the_setting(settings: object) -> None:
-    from dataclasses import replace
 
     from tests.conftest import client_for, running
     from todo_api.app import create_app
 
-    short = replace(settings, access_token_ttl_seconds=120)  # type: ignore[type-var]
+    short = settings.model_copy(update={"access_token_ttl_seconds": 120})
     async with running(create_app(short)) as app, client_for(app) as client:
         user = await register(client)
         claims = jwt.decode(user.token, TEST_SECRET, algorithms=["HS256"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 
 import asyncpg
 import httpx
@@ -72,7 +71,9 @@ async def test_concurrent_registrations_of_one_name_create_one_user(
 async def test_a_hashing_storm_gets_429_with_retry_after_and_creates_nothing_for_it(
     settings: Settings, db: asyncpg.Connection
 ) -> None:
-    busy = replace(settings, bcrypt_rounds=12, bcrypt_concurrency=1, bcrypt_wait_seconds=0.05)
+    busy = settings.model_copy(
+        update={"bcrypt_rounds": 12, "bcrypt_concurrency": 1, "bcrypt_wait_seconds": 0.05}
+    )
     async with running(create_app(busy)) as app, client_for(app) as client:
         names = [f"storm{uuid.uuid4().hex[:10]}" for _ in range(6)]
         responses = await asyncio.gather(

@@ -73,12 +73,11 @@ async def test_other_origins_never_get_allow_origin(client: httpx.AsyncClient, u
 
 
 async def test_cors_origins_come_from_settings(settings: object) -> None:
-    from dataclasses import replace
 
     from tests.conftest import client_for, running
     from todo_api.app import create_app
 
-    custom = replace(settings, cors_origins=("https://app.example",))  # type: ignore[type-var]
+    custom = settings.model_copy(update={"cors_origins": ("https://app.example",)})
     async with running(create_app(custom)) as app, client_for(app) as client:
         ok = await client.options("/api/u/tasks", headers=preflight("https://app.example", "GET"))
         assert ok.status_code == 200

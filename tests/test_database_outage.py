@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import asyncpg
 import httpx
@@ -38,7 +37,9 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
 
 @pytest.fixture
 async def proxied(proxy: TcpProxy, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    through_proxy = replace(settings, database_url=proxy.url, db_request_timeout=2.0)
+    through_proxy = settings.model_copy(
+        update={"database_url": proxy.url, "db_request_timeout": 2.0}
+    )
     async with running(create_app(through_proxy)) as app, client_for(app) as client:
         yield client
 

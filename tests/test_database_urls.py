@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -50,9 +49,11 @@ def test_statement_cache_is_off_behind_a_pooler(tmp_path: Path) -> None:
     assert statement_cache_size(settings, NEON) == 0
     direct = NEON.replace("-pooler", "")
     assert statement_cache_size(settings, direct) > 0
-    forced = replace(settings, db_statement_cache=True)
+    forced = settings.model_copy(update={"db_statement_cache": True})
     assert statement_cache_size(forced, NEON) > 0
-    assert statement_cache_size(replace(settings, db_statement_cache=False), direct) == 0
+    assert (
+        statement_cache_size(settings.model_copy(update={"db_statement_cache": False}), direct) == 0
+    )
 
 
 @pytest.mark.anyio

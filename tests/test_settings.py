@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.servers import BIN
 from todo_api.settings import SettingsError, load_settings
 
 GOOD_SECRET = "s" * 32
@@ -79,12 +82,19 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         ("MIGRATE_ON_START", "maybe"),
         ("LOG_FORMAT", "xml"),
         ("DB_CONNECT_TIMEOUT", "-1"),
+        ("LOG_LEVEL", "verbose"),
+        ("METRICS", "maybe"),
+        ("SYNC_HISTORY_DAYS", "0"),
+        ("WEB_CONCURRENCY", "0"),
+        ("LOGIN_MAX_FAILURES", "ten"),
+        ("DB_STATEMENT_CACHE", "sometimes"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
     env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": GOOD_SECRET, name: value}
-    with pytest.raises(SettingsError, match=name):
+    with pytest.raises(SettingsError, match=name) as refused:
         load_settings(env)
+    assert "\n" not in str(refused.value) and value in str(refused.value)
 
 
 def test_pool_min_above_max_is_refused() -> None:
@@ -96,3 +106,31 @@ def test_pool_min_above_max_is_refused() -> None:
     }
     with pytest.raises(SettingsError, match="DB_POOL_MIN"):
         load_settings(env)
+
+
+def test_this_rounds_variables_have_the_contracts_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"TODO_DATA_DIR": str(tmp_path)})
+    assert settings.refresh_token_ttl_seconds == 2_592_000
+    assert settings.session_max_seconds == 7_776_000
+    assert (settings.login_max_failures, settings.login_window_seconds) == (10, 900)
+    assert settings.forwarded_allow_ips == "127.0.0.1"
+    assert settings.auth_jwks_url is None and settings.auth_issuer is None
+    assert settings.sync_history_days == 30 and settings.metrics is True
+    assert (settings.log_level, settings.log_format, settings.workers) == ("info", "text", 1)
+
+
+def test_empty_values_mean_unset_and_names_are_case_insensitive(tmp_path: Path) -> None:
+    env = {"TODO_DATA_DIR": str(tmp_path), "PORT": "", "log_level": "DEBUG", "METRICS": "off"}
+    settings = load_settings(env)
+    assert (settings.port, settings.log_level, settings.metrics) == (8000, "debug", False)
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_a_bad_value_is_one_line_and_exit_status_2(command: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TODO_DATA_DIR": str(tmp_path), "LOG_LEVEL": "verbose"}
+    result = subprocess.run(
+        [str(BIN / "todo-api"), command], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "LOG_LEVEL" in result.stderr
+    assert "Traceback" not in result.stderr

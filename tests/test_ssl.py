@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -156,7 +155,7 @@ async def test_migrations_and_the_api_work_over_tls(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
         ).fetchone() == (True,)
     async with (
-        running(create_app(replace(settings, database_url=url))) as app,
+        running(create_app(settings.model_copy(update={"database_url": url}))) as app,
         client_for(app) as client,
     ):
         assert (await client.get("/ready")).status_code == 200

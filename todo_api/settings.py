@@ -1,87 +1,149 @@
-"""The one settings object, read from the environment once at start."""
+"""The one settings object, read from the environment once at start and validated there.
+
+Each setting is one field: its name is the environment variable's in lower case (two older
+names are aliases), its default and bounds are written once, and pydantic-settings does the
+reading. A bad value becomes one SettingsError line naming the variable; the CLI prints it and
+exits with status 2."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Final, Literal
 
-MIN_JWT_SECRET_BYTES = 32
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+)
+
+MIN_JWT_SECRET_BYTES: Final = 32
+LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 
 
 class SettingsError(Exception):
     """The environment cannot make a safe configuration; the message says why, in one line."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None
-    data_dir: Path
-    jwt_secret: str
-    access_token_ttl_seconds: int = 3600
-    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+def _default_bcrypt_concurrency() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    database_url: str | None = None
+    data_dir: Path = Field(
+        default=Path(".todo-data"), validation_alias=AliasChoices("todo_data_dir", "data_dir")
+    )
+    jwt_secret: str = ""  # development: generated once and kept in data_dir (load_settings)
+    access_token_ttl_seconds: int = Field(default=3600, ge=1, le=31 * 86400)
+    refresh_token_ttl_seconds: int = Field(default=2_592_000, ge=60, le=10 * 365 * 86400)
+    session_max_seconds: int = Field(default=7_776_000, ge=60, le=10 * 365 * 86400)
+    login_max_failures: int = Field(default=10, ge=1, le=1_000_000)
+    login_window_seconds: int = Field(default=900, ge=1, le=30 * 86400)
+    forwarded_allow_ips: str = "127.0.0.1"
+    auth_jwks_url: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    sync_history_days: int = Field(default=30, ge=1, le=3650)
+    metrics: bool = True
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:3000",)
     host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on every interface
-    port: int = 8000
-    db_pool_min: int = 1
-    db_pool_max: int = 10
-    db_connect_timeout: float = 30.0  # how long start-up waits for the database
-    db_request_timeout: float = 3.0  # how long a request waits for a connection before 503
-    db_command_timeout: float = 5.0
-    db_statement_cache: bool | None = None
-    bcrypt_rounds: int = 12
-    bcrypt_concurrency: int = max(1, (os.cpu_count() or 2) - 1)
-    bcrypt_wait_seconds: float = 5.0  # how long a login waits for a hashing slot before 429
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1, ge=1, le=64, validation_alias=AliasChoices("web_concurrency", "workers")
+    )
+    db_pool_min: int = Field(default=1, ge=0, le=1000)
+    db_pool_max: int = Field(default=10, ge=1, le=1000)
+    db_connect_timeout: Seconds = 30.0  # how long start-up waits for the database
+    db_request_timeout: Seconds = 3.0  # how long a request waits for a connection before 503
+    db_command_timeout: Seconds = 5.0
+    db_statement_cache: bool | None = None  # None: decided from the connection (db/pool.py)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    bcrypt_concurrency: int = Field(default_factory=_default_bcrypt_concurrency, ge=1, le=256)
+    bcrypt_wait_seconds: Seconds = 5.0  # how long a login waits for a hashing slot before 429
     migrate_on_start: bool = True
-    log_format: str = "text"
-    log_level: str = "info"
-    workers: int = 1
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: Any, *_: Any, **__: Any
+    ) -> tuple[Any, ...]:
+        """Only what load_settings hands over: the environment is read there, once."""
+        return (init_settings,)
 
     @property
     def embedded(self) -> bool:
         return self.database_url is None
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("db_statement_cache", mode="before")
+    @classmethod
+    def _auto_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError(
+                f"DB_POOL_MIN ({self.db_pool_min}) is larger than DB_POOL_MAX ({self.db_pool_max})"
+            )
+        if self.database_url is not None:
+            if not self.jwt_secret:
+                raise ValueError("JWT_SECRET is required when DATABASE_URL is set")
+            if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        return self
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be positive, got {raw!r}")
-    return value
+class _Environment(EnvSettingsSource):
+    """The environment, or a mapping standing in for it (tests); empty values mean unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = {k.lower(): v.strip() for k, v in environ.items() if v.strip()}
+        super().__init__(Settings, case_sensitive=False)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._environ
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+def _variable(field: str) -> str:
+    """The environment variable a field is read from."""
+    return {"data_dir": "TODO_DATA_DIR", "workers": "WEB_CONCURRENCY"}.get(field, field.upper())
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
-    raw = env.get(name, "").strip().lower()
-    if not raw or raw == "auto":
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def _one_line(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a rule across fields: its message names the variables
+        return message
+    name = _variable(str(first["loc"][0]))
+    return f"{name}: {message} (got {first['input']!r})"
 
 
 def _dev_secret(data_dir: Path) -> str:
@@ -98,49 +160,11 @@ def _dev_secret(data_dir: Path) -> str:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read the environment into Settings, or raise SettingsError with a one-line reason."""
-    env = os.environ if env is None else env
-    database_url = env.get("DATABASE_URL", "").strip() or None
-    data_dir = Path(env.get("TODO_DATA_DIR", "").strip() or ".todo-data").resolve()
-    jwt_secret = env.get("JWT_SECRET", "")
-    if database_url is not None:
-        if not jwt_secret:
-            raise SettingsError("JWT_SECRET is required when DATABASE_URL is set")
-        if len(jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-            raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
-    elif not jwt_secret:
-        jwt_secret = _dev_secret(data_dir)
-    origins = tuple(
-        o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "http://localhost:3000").split(",")
-    )
-    pool_min = _int(env, "DB_POOL_MIN", 1, 0, 1000)
-    pool_max = _int(env, "DB_POOL_MAX", 10, 1, 1000)
-    if pool_min > pool_max:
-        raise SettingsError(f"DB_POOL_MIN ({pool_min}) is larger than DB_POOL_MAX ({pool_max})")
-    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
-    if log_format not in {"text", "json"}:
-        raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}")
-    return Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        jwt_secret=jwt_secret,
-        access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 3600, 1, 31 * 86400),
-        cors_origins=tuple(o for o in origins if o),
-        host=env.get("HOST", "").strip() or "0.0.0.0",  # noqa: S104
-        port=_int(env, "PORT", 8000, 0, 65535),
-        db_pool_min=pool_min,
-        db_pool_max=pool_max,
-        db_connect_timeout=_float(env, "DB_CONNECT_TIMEOUT", 30.0),
-        db_request_timeout=_float(env, "DB_REQUEST_TIMEOUT", 3.0),
-        db_command_timeout=_float(env, "DB_COMMAND_TIMEOUT", 5.0),
-        db_statement_cache=_bool(env, "DB_STATEMENT_CACHE", None),
-        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 31),
-        bcrypt_concurrency=_int(
-            env, "BCRYPT_CONCURRENCY", max(1, (os.cpu_count() or 2) - 1), 1, 256
-        ),
-        bcrypt_wait_seconds=_float(env, "BCRYPT_WAIT_SECONDS", 5.0),
-        migrate_on_start=bool(_bool(env, "MIGRATE_ON_START", True)),
-        log_format=log_format,
-        log_level=env.get("LOG_LEVEL", "info").strip().lower() or "info",
-        workers=_int(env, "WEB_CONCURRENCY", 1, 1, 64),
-    )
+    """Read the environment (or `env`) into Settings, or raise SettingsError in one line."""
+    try:
+        settings = Settings(**_Environment(os.environ if env is None else env)())
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+    if settings.embedded and not settings.jwt_secret:
+        settings = settings.model_copy(update={"jwt_secret": _dev_secret(settings.data_dir)})
+    return settings
