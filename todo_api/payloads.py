@@ -18,6 +18,9 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# No body of this API nests deeper than 3; a client's nesting is walked without recursion and
+# refused well before a parser's or the interpreter's recursion limit could be reached.
+MAX_JSON_DEPTH = 32
 
 
 class JSONResponse(Response):
@@ -43,6 +46,8 @@ def _unsupported(kind: str, accepted: str) -> Problem:
 
 
 def _parse_json(raw: bytes) -> Any:
+    if _nesting(raw) > MAX_JSON_DEPTH:
+        raise Problem(400, f"The body nests more than {MAX_JSON_DEPTH} levels deep")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -51,9 +56,36 @@ def _parse_json(raw: bytes) -> Any:
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         orjson.dumps(value)  # refuses lone surrogates, which PostgreSQL could not store
-    except (ValueError, TypeError, orjson.JSONEncodeError):
+    except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
         raise Problem(400, "The body is not valid JSON") from None
     return value
+
+
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest nesting of brackets outside strings, in one pass without recursion. On
+    text that is not JSON the figure means nothing, and the parser refuses that text anyway."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in _CLOSERS:
+            depth -= 1
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:
@@ -61,20 +93,24 @@ def _reject_constant(name: str) -> Any:
 
 
 def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    if isinstance(value, str):
-        return loc if "\x00" in value else None
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return (*loc, key)
-        found = _find_nul(item, (*loc, key))
-        if found is not None:
-            return found
+    """Where the first NUL character is, in keys or strings; walked with a stack, not recursion."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where
+            continue
+        if isinstance(item, dict):
+            entries: list[tuple[str | int, Any]] = list(item.items())
+        elif isinstance(item, list):
+            entries = list(enumerate(item))
+        else:
+            continue
+        for key, child in reversed(entries):  # reversed: the first one found is the first
+            if isinstance(key, str) and "\x00" in key:
+                return (*where, key)
+            pending.append((child, (*where, key)))
     return None
 
 
