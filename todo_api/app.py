@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from todo_api.auth.backend import BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
-from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
+from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
@@ -60,8 +60,8 @@ def create_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            pool = await create_pool(settings, database_url)
-        except DatabaseUnavailable as exc:
+            db = await open_database(settings, database_url)
+        except (DatabaseUnavailable, DatabaseMisconfigured) as exc:
             log.error("cannot start: %s", exc)
             raise
         hasher = PasswordHasher(
@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         app.state.services = Services(
             settings=settings,
-            db=Database(pool, acquire_timeout=settings.db_request_timeout),
+            db=db,
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
         )
@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> ASGIApp:
         finally:
             access_log.flush()
             hasher.close()
-            await pool.close()
+            await db.pool.close()
 
     app = Starlette(
         routes=ROUTES,

@@ -15,9 +15,9 @@ import uvicorn
 
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import (
+    DatabaseMisconfigured,
     DatabaseUnavailable,
     masked,
-    statement_cache_size,
     wait_for_database,
 )
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
@@ -40,9 +40,8 @@ def _database(settings: Settings) -> Iterator[str]:
 def _prepare(url: str, settings: Settings, migrate: bool) -> None:
     """Wait for the database (so one that never comes up ends start-up with one clear line),
     then apply pending migrations if asked to."""
-    asyncio.run(wait_for_database(settings, url))
+    prepared = asyncio.run(wait_for_database(settings, url))
     if migrate:
-        prepared = statement_cache_size(settings, url) > 0
         log.info("migrations: %d applied", apply_migrations(url, prepared))
 
 
@@ -104,6 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args)
     except KeyboardInterrupt:
         return 0
-    except (EmbeddedUnavailable, DatabaseUnavailable) as exc:
+    except (EmbeddedUnavailable, DatabaseUnavailable, DatabaseMisconfigured) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2
