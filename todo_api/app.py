@@ -17,6 +17,7 @@ from todo_api.auth.backend import BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
+from todo_api.handlers import EXCEPTION_HANDLERS
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
@@ -27,9 +28,7 @@ from todo_api.middleware.cors import (
     ProblemCORSMiddleware,
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
-from todo_api.problems import EXCEPTION_HANDLERS, handle_unexpected
 from todo_api.routes import auth, docs, health, tasks
-from todo_api.rule_violations import RULE_VIOLATIONS, handle_rule_violation
 from todo_api.services import Services
 from todo_api.settings import Settings, load_settings
 
@@ -97,11 +96,7 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(BodyLimitMiddleware),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
-        exception_handlers={
-            **EXCEPTION_HANDLERS,
-            **dict.fromkeys(RULE_VIOLATIONS, handle_rule_violation),
-            Exception: handle_unexpected,
-        },
+        exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.

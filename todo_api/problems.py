@@ -1,8 +1,9 @@
-"""RFC 9457 problem+json: the one shape of every error, and the exception handlers that make it."""
+"""RFC 9457 problem+json: the one shape of every error. A leaf, like Starlette's exceptions.py:
+it imports nothing of ours, so any layer can raise a Problem; the handlers that turn other
+layers' exceptions into problems live in handlers.py, wired where the app is (app.py)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -12,11 +13,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-
-from todo_api.auth.passwords import RETRY_AFTER_SECONDS, HasherBusy
-from todo_api.db.pool import DatabaseUnavailable
-
-log = logging.getLogger("todo_api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -98,27 +94,6 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     else:
         detail = exc.detail
     return _respond(Problem(exc.status_code, detail, headers=exc.headers))
-
-
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s", exc)
-    detail = "The database is unavailable; try again shortly"
-    return _respond(Problem(503, detail, headers={"Retry-After": "1"}))
-
-
-async def handle_hasher_busy(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HasherBusy)
-    detail = "The server is busy; try again shortly"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return _respond(Problem(429, detail, headers=headers))
-
-
-EXCEPTION_HANDLERS = {
-    Problem: handle_problem,
-    HTTPException: handle_http_exception,
-    DatabaseUnavailable: handle_database_unavailable,
-    HasherBusy: handle_hasher_busy,
-}
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
