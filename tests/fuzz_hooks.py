@@ -3,6 +3,13 @@
 A password is 8 to 72 bytes in UTF-8, which JSON Schema's lengths (in characters) cannot say:
 the document marks it `format: password`, and this teaches the generator that format.
 
+The same rule, the other way round: a negative case may negate the password's `format` (or its
+character lengths) and still draw a password of 8 to 72 bytes, which the service rightly
+accepts; schemathesis then reports "schema-violating request accepted" (the intermittent ST201 of
+round one: the document's lengths count characters, the rule counts bytes). Such a password in a
+negative body is swapped for one that breaks the byte rule and nothing else, so a negative case
+is negative for real.
+
 A list cursor is signed by the server, so no generator can make a valid one: every generated
 cursor would be refused (422) however well-formed. Before each call, a generated cursor that
 the schema allows is swapped for a real one, fetched from the service for the request's sort
@@ -53,8 +60,36 @@ def real_cursor(sort: str, order: str) -> str:
     return str(httpx.URL(link).params["cursor"])
 
 
+# 37 two-byte characters: 37 characters (within the lengths) but 74 bytes (over the rule).
+OVER_THE_BYTE_RULE = "é" * 37
+PASSWORD_FIELDS = ("password", "new_password")
+
+
+def _negative_body(case: Any) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    body = next((c for loc, c in meta.components.items() if str(loc).endswith("body")), None)
+    mode = body.mode if body is not None else meta.generation.mode
+    return str(getattr(mode, "value", mode)) == "negative"
+
+
+def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
+    if not _negative_body(case):
+        return
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if not isinstance(body, dict):
+            continue
+        for field in PASSWORD_FIELDS:
+            value = body.get(field)
+            if isinstance(value, str) and "\x00" not in value and _fits(value):
+                body[field] = OVER_THE_BYTE_RULE
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.path != "/api/auth/login":  # a login password has no rule but its match
+        make_password_violations_real(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return
