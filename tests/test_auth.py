@@ -270,6 +270,7 @@ def bad_tokens(user: User) -> dict[str, str]:
         "no exp": sign(claims_for(user, exp=None)),
         "no iat": sign(claims_for(user, iat=None)),
         "no sub": sign(claims_for(user, sub=None)),
+        "no jti": sign(claims_for(user, jti=None)),
         "integer sub": sign({**claims_for(user), "sub": 12}),
         "garbage": "not.a.token",
         "truncated": user.token[:-5],
