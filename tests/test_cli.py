@@ -139,13 +139,13 @@ def test_python_m_todo_api_serves_too(serve: Callable[..., Server], empty_databa
     stop(server)
 
 
-def test_migrate_on_start_false_leaves_the_schema_alone(
-    serve: Callable[..., Server], empty_database: str
+def test_migrate_on_start_false_leaves_the_schema_alone_and_refuses_an_unmigrated_one(
+    empty_database: str,
 ) -> None:
     env = {"DATABASE_URL": empty_database, "JWT_SECRET": TEST_SECRET, "MIGRATE_ON_START": "false"}
-    server = serve(env)
+    result = run([str(BIN / "todo-api"), "serve"], {**env, "PORT": "0"})
     assert tables(empty_database) == set()
-    stop(server)
+    assert result.returncode == 2 and "run `todo-api migrate`" in result.stderr
 
 
 def test_serve_with_no_database_url_runs_an_embedded_one_that_keeps_data(
