@@ -30,6 +30,7 @@ from todo_api.middleware.cors import (
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.routes import auth, docs, health, tasks
 from todo_api.services import Services
+from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 
 log = logging.getLogger("todo_api")
@@ -93,7 +94,7 @@ def create_app(settings: Settings) -> ASGIApp:
                 expose_headers=list(EXPOSED_HEADERS),
                 max_age=PREFLIGHT_MAX_AGE,
             ),
-            Middleware(BodyLimitMiddleware),
+            Middleware(BodyLimitMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> ASGIApp:
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
     app.router.redirect_slashes = False
-    return RequestContextMiddleware(app)
+    return RequestContextMiddleware(app, send_timeout=settings.send_timeout_seconds)
 
 
 def app_from_environment() -> ASGIApp:
@@ -109,4 +110,5 @@ def app_from_environment() -> ASGIApp:
     worker process starts afresh, so it sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    configure_protocol(settings.header_timeout_seconds)
     return create_app(settings)

@@ -25,6 +25,7 @@ from todo_api.db.pool import (
 from todo_api.db.schema_check import SchemaDrift, check_schema
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
 from todo_api.logs import configure_logging
+from todo_api.serving import PROTOCOL
 from todo_api.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("todo_api")
@@ -85,6 +86,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             proxy_headers=True,
             server_header=False,
             timeout_graceful_shutdown=10,
+            # Slow and hostile clients (serving.py; README, "Limits"):
+            http=PROTOCOL,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     return 0
 

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     bcrypt_concurrency: int = Field(default_factory=_default_bcrypt_concurrency, ge=1, le=256)
     bcrypt_wait_seconds: Seconds = 5.0  # how long a login waits for a hashing slot before 429
+    # Slow and hostile clients (todo_api/serving.py, README "Limits"):
+    limit_concurrency: int = Field(default=1000, ge=1, le=1_000_000)  # connections at once
+    keep_alive_seconds: int = Field(default=5, ge=1, le=3600)  # an idle connection's life
+    header_timeout_seconds: Seconds = 10.0  # for a request's line and headers to arrive
+    body_timeout_seconds: Seconds = 30.0  # for its body to arrive
+    send_timeout_seconds: Seconds = 30.0  # for a client to take each part of a response
     migrate_on_start: bool = True
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
