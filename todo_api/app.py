@@ -35,11 +35,15 @@ from todo_api.settings import Settings, load_settings
 
 log = logging.getLogger("todo_api")
 
-# Most frequent first: the router tries each route in turn.
+# Most frequent first: the router tries each route in turn. Literal paths under /tasks/ come
+# before /tasks/{task_id}, which would otherwise take them (and answer 404 or 405).
 ROUTES = [
+    Route("/api/{user_id}/tasks/clear-completed", tasks.clear_completed, methods=["POST"]),
     Route("/api/{user_id}/tasks/{task_id}", tasks.TaskItem),
     Route("/api/{user_id}/tasks", tasks.TaskCollection),
     Route("/api/{user_id}/tasks/{task_id}/complete", tasks.complete_task, methods=["PATCH"]),
+    Route("/api/{user_id}/tasks/{task_id}/move", tasks.move_task, methods=["POST"]),
+    Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
     Route("/api/auth/me", auth.me, methods=["GET"]),

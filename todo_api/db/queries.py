@@ -3,7 +3,11 @@
 A statement names its parameters (`:user_id`) instead of numbering them, and may paste in a
 fragment: `{{caller}}` stands for the text of `sql/_caller.sql`, so a rule several statements
 share is written once. Both are resolved here, once, into the `$1, $2, ...` text asyncpg
-prepares; values always travel as parameters, never as SQL text."""
+prepares; values always travel as parameters, never as SQL text.
+
+A template (`sql/templates/<name>.sql`) is one statement shape with slots (`[[slot]]`) that a
+db module fills from a fixed table of its own (never from a request) and compiles at import:
+the list query, rendered once per sort order."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from todo_api.resources import resource_dir
 # `:name`, but not the `::` of a cast.
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _FRAGMENT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_SLOT = re.compile(r"\[\[([a-z_][a-z0-9_]*)\]\]")
 
 
 class QueryError(Exception):
@@ -72,20 +77,19 @@ def _strip_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
-def _load() -> MappingProxyType[str, Query]:
+def _read() -> tuple[dict[str, str], dict[str, str]]:
+    """The statements and the fragments in sql/, by stem."""
     folder = resource_dir("sql")
     files = {p.stem: p.read_text() for p in sorted(folder.glob("*.sql"))}
     fragments = {stem[1:]: text for stem, text in files.items() if stem.startswith("_")}
-    return MappingProxyType(
-        {
-            stem: compile_query(stem, text, fragments)
-            for stem, text in files.items()
-            if not stem.startswith("_")
-        }
-    )
+    statements = {stem: text for stem, text in files.items() if not stem.startswith("_")}
+    return statements, fragments
 
 
-QUERIES = _load()
+_STATEMENTS, _FRAGMENTS = _read()
+QUERIES = MappingProxyType(
+    {stem: compile_query(stem, text, _FRAGMENTS) for stem, text in _STATEMENTS.items()}
+)
 
 
 def query(name: str) -> Query:
@@ -95,3 +99,24 @@ def query(name: str) -> Query:
         return QUERIES[name]
     except KeyError:
         raise QueryError(f"there is no sql/{name}.sql") from None
+
+
+def fill_slots(name: str, text: str, slots: Mapping[str, str]) -> str:
+    """The template with every `[[slot]]` replaced; a slot without a value, or a value for no
+    slot, is a QueryError."""
+    used = set(_SLOT.findall(_strip_comments(text)))
+    if used != set(slots):
+        missing, unused = sorted(used - set(slots)), sorted(set(slots) - used)
+        raise QueryError(f"template {name}: slots missing {missing}, unknown {unused}")
+    return _SLOT.sub(lambda match: slots[match.group(1)], _strip_comments(text))
+
+
+def render(template: str, name: str, slots: Mapping[str, str]) -> Query:
+    """sql/templates/<template>.sql with its slots filled, compiled as the query `name`. Slot
+    values are SQL text: only ever constants of the calling module, never request data."""
+    path = resource_dir("sql") / "templates" / f"{template}.sql"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise QueryError(f"there is no sql/templates/{template}.sql") from None
+    return compile_query(name, fill_slots(template, text, slots), _FRAGMENTS)

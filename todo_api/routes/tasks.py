@@ -4,6 +4,7 @@ SQL then touches only that user's rows, so another user's task is simply not fou
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from starlette.endpoints import HTTPEndpoint
@@ -16,9 +17,14 @@ from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Database
 from todo_api.models import (
+    LIST_PARAMETERS,
+    UPDATABLE,
+    DeletedOut,
+    TagCount,
     TaskComplete,
     TaskCreate,
     TaskListQuery,
+    TaskMove,
     TaskOut,
     TaskUpdate,
     task_json,
@@ -34,7 +40,7 @@ MAX_TASK_ID = 2**63 - 1
 TASK_LINK = {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"}
 TASK_LINKS = {
     name: {"operationId": name, "parameters": TASK_LINK}
-    for name in ("getTask", "updateTask", "completeTask", "deleteTask")
+    for name in ("getTask", "updateTask", "completeTask", "moveTask", "deleteTask")
 }
 AUTHORISED = (401, 403, 503)
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
@@ -88,7 +94,16 @@ async def create_task(request: Request) -> Response:
     caller = _owner(request)
     body = validated(TaskCreate, await json_object(request))
     db = services(request).db
-    row = await tasks.insert_task(db, caller, body.title, body.description, body.completed)
+    row = await tasks.insert_task(
+        db,
+        caller,
+        body.title,
+        body.description,
+        body.completed,
+        body.due_date,
+        body.priority,
+        body.tags,
+    )
     if row is None:
         await _not_found(db, caller, None)
     location = f"/api/{caller.user_id}/tasks/{row['id']}"
@@ -107,31 +122,42 @@ async def create_task(request: Request) -> Response:
 )
 async def list_tasks(request: Request) -> Response:
     caller = _owner(request)
-    params = validated(TaskListQuery, dict(request.query_params), where="query")
+    query: dict[str, Any] = dict(request.query_params)
+    for name in LIST_PARAMETERS:  # repeatable: every value, in order
+        query.pop(name, None)
+        values = request.query_params.getlist(name)
+        if values:
+            query[name] = values
+    params = validated(TaskListQuery, query, where="query")
+    order = params.order or tasks.SORTS[params.sort].default_order
+    key_type = tasks.SORTS[params.sort].key_type
     svc = services(request)
     after = None
     if params.cursor is not None:
         try:
-            after = svc.cursors.decode(params.cursor, params.sort, params.direction)
+            after = svc.cursors.decode(params.cursor, params.sort, order, key_type)
         except InvalidCursor as exc:
             error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
-    page = await tasks.list_tasks(
-        svc.db,
-        caller,
+    filters = tasks.Filters(
         completed=params.completed,
         search=params.q,
-        sort=params.sort,
-        order=params.direction,
-        limit=params.limit,
-        after=after,
+        tags=params.tag,
+        priorities=params.priority,
+        due_after=params.due_after,
+        due_before=params.due_before,
+        overdue=params.overdue_flag,
+        today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
+    )
+    page = await tasks.list_tasks(
+        svc.db, caller, filters, sort=params.sort, order=order, limit=params.limit, after=after
     )
     _refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         last = page.rows[-1]
-        key = last[tasks.SORT_KEY[params.sort]]
-        cursor = svc.cursors.encode(params.sort, params.direction, key, last["id"])
+        key = tasks.cursor_key(params.sort, last)
+        cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
         headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
     return JSONResponse([task_json(row) for row in page.rows], headers=headers)
 
@@ -155,7 +181,7 @@ async def get_task(request: Request) -> Response:
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed",
+    summary="Change any of title, description, completed, due_date, priority, tags",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut),),
@@ -166,9 +192,7 @@ async def update_task(request: Request) -> Response:
     task_id = _task_id(request)
     body = validated(TaskUpdate, await json_object(request))
     given = body.model_fields_set
-    changes: dict[str, Any] = {
-        name: getattr(body, name) for name in given & {"title", "description", "completed"}
-    }
+    changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
     row = await tasks.update_task(db, caller, task_id, **changes)
     if row is None:
@@ -210,6 +234,59 @@ async def delete_task(request: Request) -> Response:
     if not await tasks.delete_task(db, caller, task_id):
         await _not_found(db, caller, task_id)
     return Response(status_code=204)
+
+
+@operation(
+    operation_id="moveTask",
+    summary="Put a task right after another of the user's tasks, or on top",
+    tag="tasks",
+    body=TaskMove,
+    replies=(Reply(200, "The moved task (only its position changed).", TaskOut),),
+    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+)
+async def move_task(request: Request) -> Response:
+    caller = _owner(request)
+    task_id = _task_id(request)
+    body = validated(TaskMove, await json_object(request))
+    db = services(request).db
+    try:
+        row = await tasks.move_task(db, caller, task_id, body.after)
+    except tasks.MoveRefused:
+        detail = f"Task {task_id} cannot be moved after task {body.after}"
+        msg = "Not another task of this user's"
+        error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
+        raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
+    if row is None:
+        await _not_found(db, caller, task_id)
+    return _task_response(row)
+
+
+@operation(
+    operation_id="clearCompleted",
+    summary="Delete every completed task of the user",
+    tag="tasks",
+    replies=(Reply(200, "How many tasks were deleted.", DeletedOut),),
+    errors=AUTHORISED,
+)
+async def clear_completed(request: Request) -> Response:
+    caller = _owner(request)
+    owner, deleted = await tasks.clear_completed(services(request).db, caller)
+    _refuse_user(owner)
+    return JSONResponse({"deleted": deleted})
+
+
+@operation(
+    operation_id="listTags",
+    summary="Every tag on the user's tasks, with how many tasks carry it, by name",
+    tag="tasks",
+    replies=(Reply(200, "The tags, in code-point order of their names.", TagCount, many=True),),
+    errors=AUTHORISED,
+)
+async def list_tags(request: Request) -> Response:
+    caller = _owner(request)
+    owner, counts = await tasks.tag_counts(services(request).db, caller)
+    _refuse_user(owner)
+    return JSONResponse([{"name": name, "count": count} for name, count in counts])
 
 
 class TaskCollection(HTTPEndpoint):
