@@ -14,6 +14,10 @@ A list cursor is signed by the server, so no generator can make a valid one: eve
 cursor would be refused (422) however well-formed. Before each call, a generated cursor that
 the schema allows is swapped for a real one, fetched from the service for the request's sort
 and order; the refusal of forged cursors is pinned in tests/test_paging.py instead.
+
+Likewise a move's `after` must name another task of the user's, which no schema can say: a
+generated id the schema allows is swapped for a real one (not the moved task); the 422 for
+other ids is pinned in tests/test_planning.py.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ import httpx
 import schemathesis
 from hypothesis import strategies as st
 
-SORTS = {"created": "desc", "updated": "desc", "title": "asc"}
+SORTS = {
+    "created": "desc",
+    "updated": "desc",
+    "title": "asc",
+    "due": "asc",
+    "priority": "desc",
+    "position": "asc",
+}
 CURSOR_MAX_CHARS = 1024
 
 
@@ -86,10 +97,30 @@ def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
                 body[field] = OVER_THE_BYTE_RULE
 
 
+def real_task_ids() -> tuple[int, ...]:
+    """The user's tasks now (not cached: the stateful phase deletes some as it goes)."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.get(f"{base}/api/{user_id}/tasks", params={"limit": 3}, headers=headers)
+    return tuple(task["id"] for task in r.json())
+
+
+def _real_after(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        after = body.get("after") if isinstance(body, dict) else None
+        whole = isinstance(after, int | float) and not isinstance(after, bool)
+        if whole and after == int(after) and 1 <= after < 2**63:
+            moved = str((case.path_parameters or {}).get("task_id"))
+            body["after"] = next(i for i in real_task_ids() if str(i) != moved)
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if case.operation.path != "/api/auth/login":  # a login password has no rule but its match
         make_password_violations_real(case, kwargs)
+    if case.operation.path.endswith("/move"):
+        _real_after(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return

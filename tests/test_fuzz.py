@@ -27,7 +27,7 @@ def test_schemathesis_finds_no_defect(database_url: str, serve: Callable[..., Se
     r = httpx.post(f"{server.base}/api/auth/register", json=body)
     assert r.status_code == 201, r.text
     token, user_id = r.json()["access_token"], r.json()["user"]["id"]
-    for n in range(3):  # so that real cursors exist in every sort order
+    for n in range(3):  # real cursors in every sort order; real tasks to move after
         httpx.post(
             f"{server.base}/api/{user_id}/tasks",
             json={"title": f"seed {n}"},

@@ -56,7 +56,7 @@ async def test_the_document_and_the_router_agree(document: dict[str, Any]) -> No
             methods = {
                 m for m in ("get", "post", "put", "patch", "delete") if hasattr(route.endpoint, m)
             }
-        routed |= {(route.path, m) for m in methods}
+        routed |= {(route.path_format, m) for m in methods}
     documented = {(path, m) for path, ops in document["paths"].items() for m in ops}
     assert documented == routed
 

@@ -310,4 +310,9 @@ async def test_the_literal_routes_are_not_taken_for_task_ids(
     await create_task(client, user, completed=True)
     r = await client.post(f"{user.tasks}/clear-completed", headers=user.headers)
     assert r.json() == {"deleted": 1}
-    assert_problem(await client.get(f"{user.tasks}/clear-completed", headers=user.headers), 404)
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        r = await client.request(method, f"{user.tasks}/clear-completed", headers=user.headers)
+        assert assert_problem(r, 405) and r.headers["allow"] == "POST"
+    assert_problem(
+        await client.get(f"{user.tasks}/clear-completed/move", headers=user.headers), 404
+    )

@@ -35,14 +35,17 @@ from todo_api.settings import Settings, load_settings
 
 log = logging.getLogger("todo_api")
 
-# Most frequent first: the router tries each route in turn. Literal paths under /tasks/ come
-# before /tasks/{task_id}, which would otherwise take them (and answer 404 or 405).
+# Most frequent first: the router tries each route in turn. `{task_id:task_id}` never matches a
+# literal path under /tasks/ (routes/tasks.py, LITERAL_TASK_PATHS), so those keep their own
+# 405s; the templates (path_format) read /api/{user_id}/tasks/{task_id}.
 ROUTES = [
     Route("/api/{user_id}/tasks/clear-completed", tasks.clear_completed, methods=["POST"]),
-    Route("/api/{user_id}/tasks/{task_id}", tasks.TaskItem),
+    Route("/api/{user_id}/tasks/{task_id:task_id}", tasks.TaskItem),
     Route("/api/{user_id}/tasks", tasks.TaskCollection),
-    Route("/api/{user_id}/tasks/{task_id}/complete", tasks.complete_task, methods=["PATCH"]),
-    Route("/api/{user_id}/tasks/{task_id}/move", tasks.move_task, methods=["POST"]),
+    Route(
+        "/api/{user_id}/tasks/{task_id:task_id}/complete", tasks.complete_task, methods=["PATCH"]
+    ),
+    Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),

@@ -313,12 +313,28 @@ class TaskComplete(_Body):
     _completed_not_null = field_validator("completed", mode="before")(_not_null)
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integers include 3.0: take a whole float as the integer it is."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 class TaskMove(_Body):
     """Where a task goes: right after task `after`, or to the top (null)."""
 
-    after: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
-        description="A task id of the user's (not the moved task), or null for the top."
-    )
+    after: Annotated[
+        Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=2**63 - 1)] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    {"type": "null"},
+                ],
+                "description": "A task id of the user's (not the moved task), or null for the top.",
+            }
+        ),
+    ]
 
 
 def _zone(value: Any) -> Any:

@@ -247,7 +247,8 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     for route in routes:
         if isinstance(route, Route):
             for method, op in _operations(route).items():
-                paths.setdefault(route.path, {})[method] = _operation(route.path, op, schemas)
+                path = route.path_format  # the template without convertors
+                paths.setdefault(path, {})[method] = _operation(path, op, schemas)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

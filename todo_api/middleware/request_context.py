@@ -89,7 +89,7 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope.get("path"),
-                    "route": getattr(route, "path", None),
+                    "route": getattr(route, "path_format", None),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "pid": os.getpid(),

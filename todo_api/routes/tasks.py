@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +44,25 @@ TASK_LINKS = {
     for name in ("getTask", "updateTask", "completeTask", "moveTask", "deleteTask")
 }
 AUTHORISED = (401, 403, 503)
+# Paths under /tasks/ that are not a task: `{task_id:task_id}` never matches them, so a method
+# they do not allow is 405 from their own route rather than "task not found" (or 405 with a
+# task's Allow list) from the task routes. ("changes" is the sync feed's.)
+LITERAL_TASK_PATHS = ("clear-completed", "changes")
+
+
+class TaskIdConvertor(Convertor[str]):
+    """A path segment that is not one of LITERAL_TASK_PATHS; checked as an id by _task_id."""
+
+    regex = "(?!(?:" + "|".join(map(re.escape, LITERAL_TASK_PATHS)) + ")(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("task_id", TaskIdConvertor())
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
