@@ -174,11 +174,14 @@ async def update_task(
     due_date: date | _Unset | None = UNSET,
     priority: str | None = None,
     tags: Sequence[str] | None = None,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Change the given fields in one statement; completed, priority or tags None leaves it."""
+    """Change the given fields in one statement; completed, priority or tags None leaves it.
+    With `if_match`, only a task at one of those versions is changed (else None)."""
     statement = TASK_UPDATE(
         **caller.params,
         task_id=task_id,
+        if_match=_versions(if_match),
         set_title=not isinstance(title, _Unset),
         title=None if isinstance(title, _Unset) else title,
         set_description=not isinstance(description, _Unset),
@@ -189,31 +192,52 @@ async def update_task(
         priority=priority,
         tags=None if tags is None else list(tags),
     )
-    return await db.fetchrow(*statement)
+    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail.
+    return await db.fetchrow(*statement, retry=if_match is None)
+
+
+def _versions(if_match: Sequence[int] | None) -> list[int] | None:
+    return None if if_match is None else list(if_match)
 
 
 async def set_completed(
-    db: Database, caller: Caller, task_id: int, completed: bool | None
+    db: Database,
+    caller: Caller,
+    task_id: int,
+    completed: bool | None,
+    *,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
     """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
-    statement = TASK_SET_COMPLETED(**caller.params, task_id=task_id, completed=completed)
-    return await db.fetchrow(*statement, retry=completed is not None)
+    statement = TASK_SET_COMPLETED(
+        **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
+    )
+    return await db.fetchrow(*statement, retry=completed is not None and if_match is None)
 
 
 async def move_task(
-    db: Database, caller: Caller, task_id: int, after_id: int | None
+    db: Database,
+    caller: Caller,
+    task_id: int,
+    after_id: int | None,
+    *,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
     """Put the task right after task `after_id` (None: on top). None when there is no such task
     (or the caller may not act); MoveRefused when `after_id` is itself or not the caller's."""
-    statement = TASK_MOVE(**caller.params, task_id=task_id, after_id=after_id)
+    statement = TASK_MOVE(
+        **caller.params, task_id=task_id, after_id=after_id, if_match=_versions(if_match)
+    )
     try:
-        return await db.fetchrow(*statement)
+        return await db.fetchrow(*statement, retry=if_match is None)
     except asyncpg.NoDataFoundError:
         raise MoveRefused from None
 
 
-async def delete_task(db: Database, caller: Caller, task_id: int) -> bool:
-    statement = TASK_DELETE(**caller.params, task_id=task_id)
+async def delete_task(
+    db: Database, caller: Caller, task_id: int, *, if_match: Sequence[int] | None = None
+) -> bool:
+    statement = TASK_DELETE(**caller.params, task_id=task_id, if_match=_versions(if_match))
     return await db.fetchrow(*statement, retry=False) is not None
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from todo_api.auth.backend import require_user, unauthorized
 from todo_api.caller import Caller
+from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Database
@@ -96,9 +97,29 @@ async def _not_found(db: Database, caller: Caller, task_id: int | None) -> NoRet
     raise Problem(404, f"Task {task_id} not found")
 
 
+async def _not_written(
+    db: Database, caller: Caller, task_id: int, if_match: list[int] | None
+) -> NoReturn:
+    """A write found no row: the caller may not act, the task is missing (404), or it exists
+    at another version than If-Match named (412 with its current ETag; nothing changed)."""
+    if if_match is not None:
+        current = await tasks.get_task(db, caller, task_id)
+        if current is not None:
+            etag = task_etag(current["version"])
+            detail = f"Task {task_id} has changed: its ETag is now {etag}"
+            raise Problem(412, detail, headers={"ETag": etag})
+    await _not_found(db, caller, task_id)
+
+
+def _if_match(request: Request) -> list[int] | None:
+    return if_match_versions(request.headers.get("if-match"))
+
+
 def _task_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
+    """One task, with its ETag."""
+    headers = {**(headers or {}), "ETag": task_etag(row["version"])}
     return JSONResponse(task_json(row), status_code=status_code, headers=headers)
 
 
@@ -179,7 +200,12 @@ async def list_tasks(request: Request) -> Response:
         key = tasks.cursor_key(params.sort, last)
         cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
         headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
-    return JSONResponse([task_json(row) for row in page.rows], headers=headers)
+    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
+    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return response
 
 
 @operation(
@@ -196,6 +222,9 @@ async def get_task(request: Request) -> Response:
     row = await tasks.get_task(db, caller, task_id)
     if row is None:
         await _not_found(db, caller, task_id)
+    etag = task_etag(row["version"])
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
     return _task_response(row)
 
 
@@ -214,9 +243,10 @@ async def update_task(request: Request) -> Response:
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
-    row = await tasks.update_task(db, caller, task_id, **changes)
+    if_match = _if_match(request)
+    row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
     if row is None:
-        await _not_found(db, caller, task_id)
+        await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
 
 
@@ -234,9 +264,10 @@ async def complete_task(request: Request) -> Response:
     task_id = _task_id(request)
     body = validated(TaskComplete, await json_object(request, optional=True))
     db = services(request).db
-    row = await tasks.set_completed(db, caller, task_id, body.completed)
+    if_match = _if_match(request)
+    row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
     if row is None:
-        await _not_found(db, caller, task_id)
+        await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
 
 
@@ -251,8 +282,9 @@ async def delete_task(request: Request) -> Response:
     caller = _owner(request)
     task_id = _task_id(request)
     db = services(request).db
-    if not await tasks.delete_task(db, caller, task_id):
-        await _not_found(db, caller, task_id)
+    if_match = _if_match(request)
+    if not await tasks.delete_task(db, caller, task_id, if_match=if_match):
+        await _not_written(db, caller, task_id, if_match)
     return Response(status_code=204)
 
 
@@ -269,15 +301,16 @@ async def move_task(request: Request) -> Response:
     task_id = _task_id(request)
     body = validated(TaskMove, await json_object(request))
     db = services(request).db
+    if_match = _if_match(request)
     try:
-        row = await tasks.move_task(db, caller, task_id, body.after)
+        row = await tasks.move_task(db, caller, task_id, body.after, if_match=if_match)
     except tasks.MoveRefused:
         detail = f"Task {task_id} cannot be moved after task {body.after}"
         msg = "Not another task of this user's"
         error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
         raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
     if row is None:
-        await _not_found(db, caller, task_id)
+        await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
 
 
