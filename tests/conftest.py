@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,11 +30,14 @@ PASSWORD = "correct horse"
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server to make databases on."""
-    with throwaway_server(
-        os.environ.get("TEST_DATABASE_URL"), tmp_path_factory.mktemp("pg")
-    ) as url:
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server to make databases on. An embedded one lives in a folder of its own,
+    not under pytest's temporary folders: pytest deletes all but its three latest, and another
+    pytest run on the machine would take the server's data away mid-run."""
+    with (
+        tempfile.TemporaryDirectory(prefix="todo-test-pg-") as folder,
+        throwaway_server(os.environ.get("TEST_DATABASE_URL"), Path(folder)) as url,
+    ):
         yield url
 
 

@@ -15,6 +15,9 @@ cursor would be refused (422) however well-formed. Before each call, a generated
 the schema allows is swapped for a real one, fetched from the service for the request's sort
 and order; the refusal of forged cursors is pinned in tests/test_paging.py instead.
 
+A sync token (`since`) is signed as well: a generated one is swapped for a real one the same
+way; the refusal of forged tokens is pinned in tests/test_sync.py.
+
 Likewise a move's `after` must name another task of the user's, which no schema can say: a
 generated id the schema allows is swapped for a real one (not the moved task); the 422 for
 other ids is pinned in tests/test_planning.py.
@@ -115,8 +118,21 @@ def _real_after(case: Any, kwargs: dict[str, Any]) -> None:
             body["after"] = next(i for i in real_task_ids() if str(i) != moved)
 
 
+def real_sync_token() -> str:
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.get(f"{base}/api/{user_id}/tasks/changes", params={"limit": 1}, headers=headers)
+    return str(r.json()["next"])
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    since = (case.query or {}).get("since")
+    if isinstance(since, str) and len(since) <= CURSOR_MAX_CHARS and "\x00" not in since:
+        case.query["since"] = real_sync_token()
+        if isinstance(kwargs.get("params"), dict):
+            kwargs["params"]["since"] = case.query["since"]
     if case.operation.path != "/api/auth/login":  # a login password has no rule but its match
         make_password_violations_real(case, kwargs)
     if case.operation.path.endswith("/move"):

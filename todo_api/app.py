@@ -28,10 +28,11 @@ from todo_api.middleware.cors import (
     ProblemCORSMiddleware,
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
-from todo_api.routes import auth, docs, health, tasks
+from todo_api.routes import auth, docs, health, sync, tasks
 from todo_api.services import Services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
+from todo_api.sync_tokens import SyncTokens
 
 log = logging.getLogger("todo_api")
 
@@ -40,6 +41,7 @@ log = logging.getLogger("todo_api")
 # 405s; the templates (path_format) read /api/{user_id}/tasks/{task_id}.
 ROUTES = [
     Route("/api/{user_id}/tasks/clear-completed", tasks.clear_completed, methods=["POST"]),
+    Route("/api/{user_id}/tasks/changes", sync.task_changes, methods=["GET"]),
     Route("/api/{user_id}/tasks/{task_id:task_id}", tasks.TaskItem),
     Route("/api/{user_id}/tasks", tasks.TaskCollection),
     Route(
@@ -79,6 +81,7 @@ def create_app(settings: Settings) -> ASGIApp:
             db=db,
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
+            sync_tokens=SyncTokens(settings.jwt_secret, settings.sync_history_days),
         )
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).

@@ -35,6 +35,8 @@ USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,32}$"
 SEARCH_MAX_CHARS: Final = 200
 PAGE_LIMIT_MAX: Final = 500
 PAGE_LIMIT_DEFAULT: Final = 100
+SYNC_LIMIT_MAX: Final = 1000
+SYNC_LIMIT_DEFAULT: Final = 500
 TAGS_MAX: Final = 20
 TAG_MAX_CHARS: Final = 40
 PRIORITIES: Final = ("none", "low", "medium", "high")
@@ -434,6 +436,31 @@ class TaskOut(BaseModel):
     updated_at: datetime
 
 
+class TombstoneOut(BaseModel):
+    """A deleted task, as the change feed reports it."""
+
+    id: int
+    deleted: Literal[True]
+    deleted_at: datetime
+
+
+class ChangesOut(BaseModel):
+    """One page of the change feed."""
+
+    changes: list[TaskOut | TombstoneOut]
+    next: str = Field(description="The token to call again with (at once while `more`).")
+    more: bool
+
+
+class SyncQuery(BaseModel):
+    """The change feed's query string."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    since: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = None
+    limit: Annotated[int, Field(ge=1, le=SYNC_LIMIT_MAX)] = SYNC_LIMIT_DEFAULT
+
+
 class TagCount(BaseModel):
     """A tag and how many of the user's tasks carry it."""
 
@@ -487,3 +514,10 @@ def user_json(row: asyncpg.Record) -> dict[str, Any]:
 
 def task_json(row: asyncpg.Record) -> dict[str, Any]:
     return {name: row[name] for name in TASK_FIELDS}
+
+
+def change_json(row: asyncpg.Record) -> dict[str, Any]:
+    """A feed row: the task as it is now, or its tombstone."""
+    if row["deleted"]:
+        return {"id": row["id"], "deleted": True, "deleted_at": row["deleted_at"]}
+    return task_json(row)

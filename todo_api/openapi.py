@@ -42,6 +42,10 @@ HEADERS: Final[dict[str, dict[str, Any]]] = {
         "schema": {"type": "string"},
     },
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+    "ETag": {
+        "description": "A task's version as a strong ETag (`\"3\"`); a list page's weak one.",
+        "schema": {"type": "string"},
+    },
 }
 
 # What each error status means here, and the headers that come with it.
@@ -54,6 +58,8 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     403: ("The path's user is not the token's user, or the account is inactive.", ()),
     404: ("No such task for this user (or another user's task).", ()),
     409: ("The email or username is already taken.", ()),
+    410: ("The sync token is older than the change history kept: sync from the start.", ()),
+    412: ("If-Match named no current ETag of the task; nothing changed.", ("ETag",)),
     413: ("The body is larger than 65,536 bytes.", ()),
     415: ("The body is not JSON.", ()),
     422: ("The JSON object or the query string breaks a rule; `errors` lists each.", ()),

@@ -67,7 +67,8 @@ register_url_convertor("task_id", TaskIdConvertor())
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
-def _owner(request: Request) -> Caller:
+def owner_of(request: Request) -> Caller:
+    """The caller, when the token's user is the path's user; else 401 or 403."""
     caller = require_user(request)
     if request.path_params["user_id"] != caller.user_id:
         raise Problem(403, "This token does not give access to another user's tasks")
@@ -81,7 +82,7 @@ def _task_id(request: Request) -> int:
     raise Problem(404, f"Task {raw} not found")
 
 
-def _refuse_user(status: users.UserStatus) -> None:
+def refuse_user(status: users.UserStatus) -> None:
     """A 401 or 403 when the caller rule refuses the token's user; nothing when they may act."""
     if status is users.UserStatus.MISSING:
         raise unauthorized(token_sent=True, detail="The token's user no longer exists")
@@ -93,7 +94,7 @@ def _refuse_user(status: users.UserStatus) -> None:
 
 async def _not_found(db: Database, caller: Caller, task_id: int | None) -> NoReturn:
     """No row came back: say why, the caller's status first."""
-    _refuse_user(await users.user_status(db, caller))
+    refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Task {task_id} not found")
 
 
@@ -128,11 +129,11 @@ def _task_response(
     summary="Create a task",
     tag="tasks",
     body=TaskCreate,
-    replies=(Reply(201, "The task.", TaskOut, headers=("Location",), links=TASK_LINKS),),
+    replies=(Reply(201, "The task.", TaskOut, headers=("Location", "ETag"), links=TASK_LINKS),),
     errors=(400, 413, 415, 422, *AUTHORISED),
 )
 async def create_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     body = validated(TaskCreate, await json_object(request))
     db = services(request).db
     row = await tasks.insert_task(
@@ -157,12 +158,19 @@ async def create_task(request: Request) -> Response:
     tag="tasks",
     query=TaskListQuery,
     replies=(
-        Reply(200, "A page of tasks.", TaskOut, many=True, headers=("X-Total-Count", "Link")),
+        Reply(
+            200,
+            "A page of tasks.",
+            TaskOut,
+            many=True,
+            headers=("X-Total-Count", "Link", "ETag"),
+        ),
+        Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
     errors=(422, *AUTHORISED),
 )
 async def list_tasks(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     query: dict[str, Any] = dict(request.query_params)
     for name in LIST_PARAMETERS:  # repeatable: every value, in order
         query.pop(name, None)
@@ -193,7 +201,7 @@ async def list_tasks(request: Request) -> Response:
     page = await tasks.list_tasks(
         svc.db, caller, filters, sort=params.sort, order=order, limit=params.limit, after=after
     )
-    _refuse_user(page.owner)
+    refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         last = page.rows[-1]
@@ -212,11 +220,14 @@ async def list_tasks(request: Request) -> Response:
     operation_id="getTask",
     summary="Get a task",
     tag="tasks",
-    replies=(Reply(200, "The task.", TaskOut),),
+    replies=(
+        Reply(200, "The task.", TaskOut, headers=("ETag",)),
+        Reply(304, "If-None-Match held the task's ETag.", headers=("ETag",)),
+    ),
     errors=(404, *AUTHORISED),
 )
 async def get_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     db = services(request).db
     row = await tasks.get_task(db, caller, task_id)
@@ -233,11 +244,11 @@ async def get_task(request: Request) -> Response:
     summary="Change any of title, description, completed, due_date, priority, tags",
     tag="tasks",
     body=TaskUpdate,
-    replies=(Reply(200, "The updated task.", TaskOut),),
-    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+    replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
+    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
 )
 async def update_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskUpdate, await json_object(request))
     given = body.model_fields_set
@@ -256,11 +267,11 @@ async def update_task(request: Request) -> Response:
     tag="tasks",
     body=TaskComplete,
     body_required=False,
-    replies=(Reply(200, "The task.", TaskOut),),
-    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+    replies=(Reply(200, "The task.", TaskOut, headers=("ETag",)),),
+    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
 )
 async def complete_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskComplete, await json_object(request, optional=True))
     db = services(request).db
@@ -276,10 +287,10 @@ async def complete_task(request: Request) -> Response:
     summary="Delete a task",
     tag="tasks",
     replies=(Reply(204, "Deleted."),),
-    errors=(404, *AUTHORISED),
+    errors=(404, 412, *AUTHORISED),
 )
 async def delete_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     db = services(request).db
     if_match = _if_match(request)
@@ -293,11 +304,13 @@ async def delete_task(request: Request) -> Response:
     summary="Put a task right after another of the user's tasks, or on top",
     tag="tasks",
     body=TaskMove,
-    replies=(Reply(200, "The moved task (only its position changed).", TaskOut),),
-    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+    replies=(
+        Reply(200, "The moved task (only its position changed).", TaskOut, headers=("ETag",)),
+    ),
+    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
 )
 async def move_task(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskMove, await json_object(request))
     db = services(request).db
@@ -322,9 +335,9 @@ async def move_task(request: Request) -> Response:
     errors=AUTHORISED,
 )
 async def clear_completed(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     owner, deleted = await tasks.clear_completed(services(request).db, caller)
-    _refuse_user(owner)
+    refuse_user(owner)
     return JSONResponse({"deleted": deleted})
 
 
@@ -336,9 +349,9 @@ async def clear_completed(request: Request) -> Response:
     errors=AUTHORISED,
 )
 async def list_tags(request: Request) -> Response:
-    caller = _owner(request)
+    caller = owner_of(request)
     owner, counts = await tasks.tag_counts(services(request).db, caller)
-    _refuse_user(owner)
+    refuse_user(owner)
     return JSONResponse([{"name": name, "count": count} for name, count in counts])
 
 
