@@ -51,3 +51,17 @@ END;
 $$;
 CREATE TRIGGER tasks_30_tombstone AFTER DELETE ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_leave_tombstone();
+
+-- Idempotency-Key: the first successful response to a user's key, replayed for 24 hours to a
+-- retry of the same request (todo_api/idempotency.py). Written in the same transaction as the
+-- write it answers, so a write and the record of its response never disagree.
+CREATE TABLE idempotency_keys (
+    user_id    text        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    key        text        NOT NULL,
+    request    bytea       NOT NULL,  -- digest of method, path and body (as a JSON value)
+    status     integer     NOT NULL,
+    headers    jsonb       NOT NULL,
+    body       bytea       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, key)
+);

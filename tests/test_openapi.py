@@ -18,12 +18,14 @@ CONTRACT = {
     ("/api/auth/register", "post"): "201 400 409 413 415 422 429 503",
     ("/api/auth/login", "post"): "200 400 401 403 413 415 422 429 503",
     ("/api/auth/me", "get"): "200 401 403 503",
-    ("/api/{user_id}/tasks", "post"): "201 400 401 403 413 415 422 503",
+    ("/api/{user_id}/tasks", "post"): "201 400 401 403 409 413 415 422 503",
     ("/api/{user_id}/tasks", "get"): "200 304 401 403 422 503",
     ("/api/{user_id}/tasks/{task_id}", "get"): "200 304 401 403 404 503",
     ("/api/{user_id}/tasks/{task_id}", "put"): "200 400 401 403 404 412 413 415 422 503",
     ("/api/{user_id}/tasks/{task_id}", "delete"): "204 401 403 404 412 503",
-    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): "200 400 401 403 404 412 413 415 422 503",
+    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): (
+        "200 400 401 403 404 409 412 413 415 422 503"
+    ),
     ("/api/{user_id}/tasks/{task_id}/move", "post"): "200 400 401 403 404 412 413 415 422 503",
     ("/api/{user_id}/tasks/changes", "get"): "200 401 403 410 422 503",
     ("/api/{user_id}/tasks/clear-completed", "post"): "200 401 403 503",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -222,6 +223,29 @@ _DEAD_CONNECTION: tuple[type[BaseException], ...] = (
 )
 
 
+class Runner(Protocol):
+    """What runs a statement: the pool (each statement on its own), or a Transaction."""
+
+    async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None: ...
+
+    async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]: ...
+
+
+class Transaction:
+    """Statements on the connection of Database.transaction()."""
+
+    def __init__(self, conn: Any) -> None:  # a pooled connection (asyncpg's proxy of one)
+        self.conn = conn
+
+    async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self.conn.fetchrow(sql, *args)
+        return row
+
+    async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.conn.fetch(sql, *args)
+        return rows
+
+
 class Database:
     """The pool, with two rules added: any sign that the database is gone is DatabaseUnavailable,
     and a statement that is safe to repeat is retried once when it meets a dead connection
@@ -299,6 +323,30 @@ class Database:
     async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self._run("fetchrow", sql, args, retry)
         return row
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Statements on one connection in one transaction: committed when the block ends,
+        rolled back when it raises. Through a transaction pooler that is still one server
+        connection throughout. Nothing in it is retried."""
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                await self._turns.acquire()
+                try:
+                    conn = await self.pool.acquire()
+                except BaseException:
+                    self._turns.release()
+                    raise
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+        try:
+            async with conn.transaction():
+                yield Transaction(conn)
+        except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
+            raise DatabaseUnavailable(type(exc).__name__) from exc
+        finally:
+            await self.pool.release(conn)
+            self._turns.release()
 
     async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run("fetch", sql, args, retry)

@@ -16,7 +16,7 @@ import asyncpg
 
 from todo_api.caller import Caller
 from todo_api.cursors import KeyType
-from todo_api.db.pool import Database
+from todo_api.db.pool import Runner
 from todo_api.db.queries import Query, query, render
 from todo_api.db.users import UserStatus, status_of
 
@@ -138,7 +138,7 @@ def _day(value: date | None) -> str | None:
 
 
 async def insert_task(
-    db: Database,
+    db: Runner,
     caller: Caller,
     title: str,
     description: str | None,
@@ -159,12 +159,12 @@ async def insert_task(
     return await db.fetchrow(*statement, retry=False)
 
 
-async def get_task(db: Database, caller: Caller, task_id: int) -> asyncpg.Record | None:
+async def get_task(db: Runner, caller: Caller, task_id: int) -> asyncpg.Record | None:
     return await db.fetchrow(*TASK_GET(**caller.params, task_id=task_id))
 
 
 async def update_task(
-    db: Database,
+    db: Runner,
     caller: Caller,
     task_id: int,
     *,
@@ -201,7 +201,7 @@ def _versions(if_match: Sequence[int] | None) -> list[int] | None:
 
 
 async def set_completed(
-    db: Database,
+    db: Runner,
     caller: Caller,
     task_id: int,
     completed: bool | None,
@@ -216,7 +216,7 @@ async def set_completed(
 
 
 async def move_task(
-    db: Database,
+    db: Runner,
     caller: Caller,
     task_id: int,
     after_id: int | None,
@@ -235,20 +235,20 @@ async def move_task(
 
 
 async def delete_task(
-    db: Database, caller: Caller, task_id: int, *, if_match: Sequence[int] | None = None
+    db: Runner, caller: Caller, task_id: int, *, if_match: Sequence[int] | None = None
 ) -> bool:
     statement = TASK_DELETE(**caller.params, task_id=task_id, if_match=_versions(if_match))
     return await db.fetchrow(*statement, retry=False) is not None
 
 
-async def clear_completed(db: Database, caller: Caller) -> tuple[UserStatus, int]:
+async def clear_completed(db: Runner, caller: Caller) -> tuple[UserStatus, int]:
     """Delete every completed task of the caller's; how many went."""
     row = await db.fetchrow(*TASKS_CLEAR_COMPLETED(**caller.params), retry=False)
     assert row is not None  # the statement always returns one row
     return status_of(row["is_active"], row["may_act"]), row["deleted"]
 
 
-async def tag_counts(db: Database, caller: Caller) -> tuple[UserStatus, list[tuple[str, int]]]:
+async def tag_counts(db: Runner, caller: Caller) -> tuple[UserStatus, list[tuple[str, int]]]:
     """Every tag on the caller's tasks with how many carry it, by name."""
     records = await db.fetch(*TASKS_TAGS(**caller.params))
     head = records[0]
@@ -263,7 +263,7 @@ def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
 
 
 async def list_tasks(
-    db: Database,
+    db: Runner,
     caller: Caller,
     filters: Filters,
     *,

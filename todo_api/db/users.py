@@ -7,7 +7,7 @@ import enum
 import asyncpg
 
 from todo_api.caller import Caller
-from todo_api.db.pool import Database
+from todo_api.db.pool import Runner
 from todo_api.db.queries import query
 
 USER_INSERT = query("user_insert")
@@ -44,9 +44,7 @@ def status_of(is_active: bool | None, may_act: bool | None) -> UserStatus:
     return UserStatus.ACTIVE if may_act else UserStatus.REFUSED
 
 
-async def insert_user(
-    db: Database, email: str, username: str, password_hash: str
-) -> asyncpg.Record:
+async def insert_user(db: Runner, email: str, username: str, password_hash: str) -> asyncpg.Record:
     try:
         row = await db.fetchrow(
             *USER_INSERT(email=email, username=username, password_hash=password_hash),
@@ -58,16 +56,16 @@ async def insert_user(
     return row
 
 
-async def get_user(db: Database, user_id: str) -> asyncpg.Record | None:
+async def get_user(db: Runner, user_id: str) -> asyncpg.Record | None:
     return await db.fetchrow(*USER_BY_ID(user_id=user_id))
 
 
-async def user_for_login(db: Database, login: str) -> asyncpg.Record | None:
+async def user_for_login(db: Runner, login: str) -> asyncpg.Record | None:
     """The user whose email or username is `login`, case-insensitively, with the password hash."""
     return await db.fetchrow(*USER_FOR_LOGIN(login=login))
 
 
-async def user_status(db: Database, caller: Caller) -> UserStatus:
+async def user_status(db: Runner, caller: Caller) -> UserStatus:
     row = await db.fetchrow(*USER_IS_ACTIVE(**caller.params))
     if row is None:
         return UserStatus.MISSING

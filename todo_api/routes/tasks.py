@@ -17,7 +17,8 @@ from todo_api.caller import Caller
 from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
-from todo_api.db.pool import Database
+from todo_api.db.pool import Runner
+from todo_api.idempotency import idempotent
 from todo_api.models import (
     LIST_PARAMETERS,
     UPDATABLE,
@@ -92,14 +93,14 @@ def refuse_user(status: users.UserStatus) -> None:
         raise unauthorized(token_sent=True, detail="The token's session has ended")
 
 
-async def _not_found(db: Database, caller: Caller, task_id: int | None) -> NoReturn:
+async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
     """No row came back: say why, the caller's status first."""
     refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Task {task_id} not found")
 
 
 async def _not_written(
-    db: Database, caller: Caller, task_id: int, if_match: list[int] | None
+    db: Runner, caller: Caller, task_id: int, if_match: list[int] | None
 ) -> NoReturn:
     """A write found no row: the caller may not act, the task is missing (404), or it exists
     at another version than If-Match named (412 with its current ETag; nothing changed)."""
@@ -130,26 +131,30 @@ def _task_response(
     tag="tasks",
     body=TaskCreate,
     replies=(Reply(201, "The task.", TaskOut, headers=("Location", "ETag"), links=TASK_LINKS),),
-    errors=(400, 413, 415, 422, *AUTHORISED),
+    errors=(400, 409, 413, 415, 422, *AUTHORISED),
+    request_headers=("Idempotency-Key",),
 )
 async def create_task(request: Request) -> Response:
     caller = owner_of(request)
     body = validated(TaskCreate, await json_object(request))
-    db = services(request).db
-    row = await tasks.insert_task(
-        db,
-        caller,
-        body.title,
-        body.description,
-        body.completed,
-        body.due_date,
-        body.priority,
-        body.tags,
-    )
-    if row is None:
-        await _not_found(db, caller, None)
-    location = f"/api/{caller.user_id}/tasks/{row['id']}"
-    return _task_response(row, 201, {"Location": location})
+
+    async def create(db: Runner) -> Response:
+        row = await tasks.insert_task(
+            db,
+            caller,
+            body.title,
+            body.description,
+            body.completed,
+            body.due_date,
+            body.priority,
+            body.tags,
+        )
+        if row is None:
+            await _not_found(db, caller, None)
+        location = f"/api/{caller.user_id}/tasks/{row['id']}"
+        return _task_response(row, 201, {"Location": location})
+
+    return await idempotent(request, services(request).db, caller, create)
 
 
 @operation(
@@ -168,6 +173,7 @@ async def create_task(request: Request) -> Response:
         Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
     errors=(422, *AUTHORISED),
+    request_headers=("If-None-Match",),
 )
 async def list_tasks(request: Request) -> Response:
     caller = owner_of(request)
@@ -225,6 +231,7 @@ async def list_tasks(request: Request) -> Response:
         Reply(304, "If-None-Match held the task's ETag.", headers=("ETag",)),
     ),
     errors=(404, *AUTHORISED),
+    request_headers=("If-None-Match",),
 )
 async def get_task(request: Request) -> Response:
     caller = owner_of(request)
@@ -246,6 +253,7 @@ async def get_task(request: Request) -> Response:
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
     errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match",),
 )
 async def update_task(request: Request) -> Response:
     caller = owner_of(request)
@@ -268,18 +276,22 @@ async def update_task(request: Request) -> Response:
     body=TaskComplete,
     body_required=False,
     replies=(Reply(200, "The task.", TaskOut, headers=("ETag",)),),
-    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
+    errors=(400, 404, 409, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match", "Idempotency-Key"),
 )
 async def complete_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskComplete, await json_object(request, optional=True))
-    db = services(request).db
     if_match = _if_match(request)
-    row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
-    if row is None:
-        await _not_written(db, caller, task_id, if_match)
-    return _task_response(row)
+
+    async def complete(db: Runner) -> Response:
+        row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
+        if row is None:
+            await _not_written(db, caller, task_id, if_match)
+        return _task_response(row)
+
+    return await idempotent(request, services(request).db, caller, complete)
 
 
 @operation(
@@ -288,6 +300,7 @@ async def complete_task(request: Request) -> Response:
     tag="tasks",
     replies=(Reply(204, "Deleted."),),
     errors=(404, 412, *AUTHORISED),
+    request_headers=("If-Match",),
 )
 async def delete_task(request: Request) -> Response:
     caller = owner_of(request)
@@ -308,6 +321,7 @@ async def delete_task(request: Request) -> Response:
         Reply(200, "The moved task (only its position changed).", TaskOut, headers=("ETag",)),
     ),
     errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match",),
 )
 async def move_task(request: Request) -> Response:
     caller = owner_of(request)
