@@ -19,9 +19,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from todo_api.db.queries import QUERIES
+from todo_api.db.tasks import PAGES
 from todo_api.models import TASK_FIELDS
 
 SQL = QUERIES
+# The service's own statements take these too: no session, no If-Match, no filters.
+UNCONDITIONAL: dict[str, Any] = {"session_id": None, "if_match": None}
+NO_FILTERS: dict[str, Any] = {
+    **UNCONDITIONAL,
+    "tags": None,
+    "priorities": None,
+    "due_after": None,
+    "due_before": None,
+    "overdue": None,
+    "today": None,
+    "after_key": None,
+    "after_id": None,
+}
 pool: Any = None
 
 
@@ -40,10 +54,14 @@ async def tasks(request: Request) -> Response:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
             *SQL["task_insert"](
+                **UNCONDITIONAL,
                 user_id=user_id,
                 title=body["title"],
                 description=body.get("description"),
                 completed=False,
+                due_date=None,
+                priority="none",
+                tags=[],
             )
         )
         return _json(_task(row), 201)
@@ -53,13 +71,12 @@ async def tasks(request: Request) -> Response:
     pattern = f"%{q['q']}%" if "q" in q else None
     limit = int(q.get("limit", "100"))
     records = await pool.fetch(
-        *SQL[f"tasks_page_{sort}_{order}"](
+        *PAGES[sort, order, False](
+            **NO_FILTERS,
             user_id=user_id,
             completed=completed,
             pattern=pattern,
             limit=limit + 1,
-            after_key=None,
-            after_id=None,
         )
     )
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
@@ -69,11 +86,14 @@ async def tasks(request: Request) -> Response:
 async def task(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     if request.method == "GET":
-        row = await pool.fetchrow(*SQL["task_get"](user_id=user_id, task_id=task_id))
+        row = await pool.fetchrow(
+            *SQL["task_get"](**UNCONDITIONAL, user_id=user_id, task_id=task_id)
+        )
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
             *SQL["task_update"](
+                **UNCONDITIONAL,
                 user_id=user_id,
                 task_id=task_id,
                 set_title=True,
@@ -81,6 +101,10 @@ async def task(request: Request) -> Response:
                 set_description=False,
                 description=None,
                 completed=None,
+                set_due_date=False,
+                due_date=None,
+                priority=None,
+                tags=None,
             )
         )
     return _json(_task(row))
@@ -89,7 +113,9 @@ async def task(request: Request) -> Response:
 async def complete(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     row = await pool.fetchrow(
-        *SQL["task_set_completed"](user_id=user_id, task_id=task_id, completed=None)
+        *SQL["task_set_completed"](
+            **UNCONDITIONAL, user_id=user_id, task_id=task_id, completed=None
+        )
     )
     return _json(_task(row))
 
