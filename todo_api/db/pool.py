@@ -269,6 +269,23 @@ class Database:
         # Semaphore is first come, first served.
         self._turns = asyncio.Semaphore(pool.get_max_size())
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection, taken in arrival order within the acquire timeout."""
+        # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
+        async with asyncio.timeout(self.acquire_timeout):
+            await self._turns.acquire()
+            try:
+                conn = await self.pool.acquire()
+            except BaseException:
+                self._turns.release()
+                raise
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+            self._turns.release()
+
     async def _run(self, method: str, sql: str, args: tuple[Any, ...], retry: bool) -> Any:
         # Every idle connection may be dead at once (the server restarted, or suspended), so a
         # statement may meet each of them before a fresh one: one try per pooled connection.
@@ -277,23 +294,13 @@ class Database:
         while True:
             attempt += 1
             try:
-                # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
-                async with asyncio.timeout(self.acquire_timeout):
-                    await self._turns.acquire()
+                async with self._connection() as conn:
                     try:
-                        conn = await self.pool.acquire()
-                    except BaseException:
-                        self._turns.release()
+                        return await getattr(conn, method)(sql, *args)
+                    except asyncpg.exceptions.InterfaceError as exc:
+                        if conn.is_closed():  # the connection died under us: not our mistake
+                            raise ConnectionResetError(str(exc)) from exc
                         raise
-                try:
-                    return await getattr(conn, method)(sql, *args)
-                except asyncpg.exceptions.InterfaceError as exc:
-                    if conn.is_closed():  # the connection died under us: not our mistake
-                        raise ConnectionResetError(str(exc)) from exc
-                    raise
-                finally:
-                    await self.pool.release(conn)
-                    self._turns.release()
             except _STATEMENT_LOST as exc:
                 if not self.statement_cache or attempt >= tries:
                     raise DatabaseUnavailable(type(exc).__name__) from exc
@@ -330,23 +337,10 @@ class Database:
         rolled back when it raises. Through a transaction pooler that is still one server
         connection throughout. Nothing in it is retried."""
         try:
-            async with asyncio.timeout(self.acquire_timeout):
-                await self._turns.acquire()
-                try:
-                    conn = await self.pool.acquire()
-                except BaseException:
-                    self._turns.release()
-                    raise
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(type(exc).__name__) from exc
-        try:
-            async with conn.transaction():
+            async with self._connection() as conn, conn.transaction():
                 yield Transaction(conn)
-        except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
+        except (*_NEVER_SENT, *_DEAD_CONNECTION, *_UNAVAILABLE) as exc:
             raise DatabaseUnavailable(type(exc).__name__) from exc
-        finally:
-            await self.pool.release(conn)
-            self._turns.release()
 
     async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run("fetch", sql, args, retry)
