@@ -220,3 +220,39 @@ def test_a_constraint_the_model_missed_is_a_422_naming_the_field(
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("ALTER TABLE tasks DROP CONSTRAINT tasks_description_check1")
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.lists(TEXT, max_size=22),
+        st.lists(
+            st.sampled_from(["Home", " home ", "HOME", "work", "a,b", "x" * 41, "é" * 40]),
+            max_size=22,
+        ),
+        st.lists(st.text(alphabet=EDGES, min_size=1, max_size=42), min_size=18, max_size=22),
+    )
+)
+def test_any_tags_the_model_accepts_are_stored_as_it_normalises_them(
+    live: Live, tags: list[str]
+) -> None:
+    check_task_field(live, "tags", tags)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.dates().map(lambda d: d.isoformat()),
+        st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-29", "2028-02-29", "0000-12-31"]),
+        st.sampled_from(["2026-12-01T10:00:00Z", "tomorrow", "2026-1-1", " 2026-01-01", ""]),
+        TEXT,
+    )
+)
+def test_any_due_date_the_model_accepts_is_stored_as_that_day(live: Live, due: str) -> None:
+    check_task_field(live, "due_date", due)
+
+
+@SETTINGS
+@given(st.one_of(st.sampled_from(["none", "low", "medium", "high"]), TEXT.map(str.lower), TEXT))
+def test_any_priority_the_model_accepts_is_stored_and_only_those(live: Live, priority: str) -> None:
+    check_task_field(live, "priority", priority)
