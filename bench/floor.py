@@ -7,6 +7,7 @@ Run by the benchmark as `uvicorn bench.floor:app`, with DATABASE_URL set."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -51,6 +52,9 @@ def _task(row: Any) -> dict[str, Any]:
 async def tasks(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     if request.method == "POST":
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            return await create_idempotently(request, user_id, key)
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
             *SQL["task_insert"](
@@ -110,6 +114,56 @@ async def task(request: Request) -> Response:
     return _json(_task(row))
 
 
+async def create_idempotently(request: Request, user_id: str, key: str) -> Response:
+    """The service's statements for a create with an Idempotency-Key, in one transaction."""
+    raw = await request.body()
+    body = orjson.loads(raw)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchrow(*SQL["idempotency_claim"](user_id=user_id, key=key))
+        await conn.fetchrow(*SQL["idempotency_kept"](user_id=user_id, key=key))
+        row = await conn.fetchrow(
+            *SQL["task_insert"](
+                **UNCONDITIONAL,
+                user_id=user_id,
+                title=body["title"],
+                description=None,
+                completed=False,
+                due_date=None,
+                priority="none",
+                tags=[],
+            )
+        )
+        response = _json(_task(row), 201)
+        await conn.fetchrow(
+            *SQL["idempotency_store"](
+                user_id=user_id,
+                key=key,
+                request=hashlib.sha256(raw).digest(),
+                status=201,
+                headers="{}",
+                body=bytes(response.body),
+            )
+        )
+    return response
+
+
+async def changes(request: Request) -> Response:
+    """The feed for a client whose token is past every change (the service's statement)."""
+    user_id = request.path_params["user_id"]
+    records = await pool.fetch(
+        *SQL["sync_changes"](
+            **UNCONDITIONAL,
+            user_id=user_id,
+            after_seq=2**62,
+            after_id=0,
+            limit=501,
+            history_days=30,
+        )
+    )
+    rows = [_task(r) for r in records if r["id"] is not None]
+    return _json({"changes": rows, "next": request.query_params["since"], "more": False})
+
+
 async def complete(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     row = await pool.fetchrow(
@@ -130,6 +184,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 app = Starlette(
     routes=[
+        Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
         Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
         Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
         Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
