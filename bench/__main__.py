@@ -35,10 +35,22 @@ from tests.databases import fresh_database, throwaway_server
 from tests.servers import BIN, ROOT, free_port
 from todo_api.auth.tokens import issue_token
 from todo_api.db.migrations import apply_migrations
+from todo_api.sync_tokens import FeedPosition, SyncTokens
 
 SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
 PASSWORD = "bench-password"
-ORDER = ["list", "get", "search", "update", "toggle", "create", "login", "bad_token"]
+ORDER = [
+    "list",
+    "get",
+    "search",
+    "sync",
+    "update",
+    "toggle",
+    "create",
+    "idempotent_create",
+    "login",
+    "bad_token",
+]
 RESULTS = ROOT / "bench" / "results"
 LOGIN_CLIENTS = 8
 
@@ -79,7 +91,8 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                 (row[0], tasks_per_user),
             ).fetchall()
             token = issue_token(SECRET, row[0], 86400)
-            seeded.append(SeededUser(row[0], name, token, [i[0] for i in ids]))
+            up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
+            seeded.append(SeededUser(row[0], name, token, [i[0] for i in ids], up_to_date))
         conn.execute("ANALYZE")
     return seeded
 
@@ -88,6 +101,8 @@ def forget_created_tasks(url: str) -> None:
     """Drop what the create workload added, so later workloads list the same data."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM tasks WHERE title = 'bench task'")
+        conn.execute("DELETE FROM task_tombstones")  # the deletes above left these
+        conn.execute("DELETE FROM idempotency_keys")
         conn.execute("VACUUM ANALYZE tasks")
 
 
@@ -316,7 +331,7 @@ def main() -> int:
                         f"  {workers} worker(s) {workload}: {rows[-1].requests_per_s:,.0f} req/s",
                         flush=True,
                     )
-                    if workload == "create":
+                    if workload in ("create", "idempotent_create"):
                         forget_created_tasks(url)
                 if workers == 1 and "login" in workloads:
                     contention = login_contention(app, args, ctx)

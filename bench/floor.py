@@ -7,9 +7,9 @@ Run by the benchmark as `uvicorn bench.floor:app`, with DATABASE_URL set."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,9 +19,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from todo_api.db.queries import QUERIES
+from todo_api.db.tasks import PAGES
 from todo_api.models import TASK_FIELDS
 
-SQL = {p.stem: p.read_text() for p in (Path(__file__).parent.parent / "sql").glob("*.sql")}
+SQL = QUERIES
+# The service's own statements take these too: no session, no If-Match, no filters.
+UNCONDITIONAL: dict[str, Any] = {"session_id": None, "if_match": None}
+NO_FILTERS: dict[str, Any] = {
+    **UNCONDITIONAL,
+    "tags": None,
+    "priorities": None,
+    "due_after": None,
+    "due_before": None,
+    "overdue": None,
+    "today": None,
+    "after_key": None,
+    "after_id": None,
+}
 pool: Any = None
 
 
@@ -37,9 +52,21 @@ def _task(row: Any) -> dict[str, Any]:
 async def tasks(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     if request.method == "POST":
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            return await create_idempotently(request, user_id, key)
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
-            SQL["task_insert"], user_id, body["title"], body.get("description"), False
+            *SQL["task_insert"](
+                **UNCONDITIONAL,
+                user_id=user_id,
+                title=body["title"],
+                description=body.get("description"),
+                completed=False,
+                due_date=None,
+                priority="none",
+                tags=[],
+            )
         )
         return _json(_task(row), 201)
     q = request.query_params
@@ -48,7 +75,13 @@ async def tasks(request: Request) -> Response:
     pattern = f"%{q['q']}%" if "q" in q else None
     limit = int(q.get("limit", "100"))
     records = await pool.fetch(
-        SQL[f"tasks_page_{sort}_{order}"], user_id, completed, pattern, limit + 1, None, None
+        *PAGES[sort, order, False](
+            **NO_FILTERS,
+            user_id=user_id,
+            completed=completed,
+            pattern=pattern,
+            limit=limit + 1,
+        )
     )
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
     return _json(rows, headers={"X-Total-Count": str(records[0]["total"])})
@@ -57,18 +90,87 @@ async def tasks(request: Request) -> Response:
 async def task(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     if request.method == "GET":
-        row = await pool.fetchrow(SQL["task_get"], user_id, task_id)
+        row = await pool.fetchrow(
+            *SQL["task_get"](**UNCONDITIONAL, user_id=user_id, task_id=task_id)
+        )
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
-            SQL["task_update"], user_id, task_id, True, body["title"], False, None, None
+            *SQL["task_update"](
+                **UNCONDITIONAL,
+                user_id=user_id,
+                task_id=task_id,
+                set_title=True,
+                title=body["title"],
+                set_description=False,
+                description=None,
+                completed=None,
+                set_due_date=False,
+                due_date=None,
+                priority=None,
+                tags=None,
+            )
         )
     return _json(_task(row))
 
 
+async def create_idempotently(request: Request, user_id: str, key: str) -> Response:
+    """The service's statements for a create with an Idempotency-Key, in one transaction."""
+    raw = await request.body()
+    body = orjson.loads(raw)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchrow(*SQL["idempotency_claim"](user_id=user_id, key=key))
+        await conn.fetchrow(*SQL["idempotency_kept"](user_id=user_id, key=key))
+        row = await conn.fetchrow(
+            *SQL["task_insert"](
+                **UNCONDITIONAL,
+                user_id=user_id,
+                title=body["title"],
+                description=None,
+                completed=False,
+                due_date=None,
+                priority="none",
+                tags=[],
+            )
+        )
+        response = _json(_task(row), 201)
+        await conn.fetchrow(
+            *SQL["idempotency_store"](
+                user_id=user_id,
+                key=key,
+                request=hashlib.sha256(raw).digest(),
+                status=201,
+                headers="{}",
+                body=bytes(response.body),
+            )
+        )
+    return response
+
+
+async def changes(request: Request) -> Response:
+    """The feed for a client whose token is past every change (the service's statement)."""
+    user_id = request.path_params["user_id"]
+    records = await pool.fetch(
+        *SQL["sync_changes"](
+            **UNCONDITIONAL,
+            user_id=user_id,
+            after_seq=2**62,
+            after_id=0,
+            limit=501,
+            history_days=30,
+        )
+    )
+    rows = [_task(r) for r in records if r["id"] is not None]
+    return _json({"changes": rows, "next": request.query_params["since"], "more": False})
+
+
 async def complete(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
-    row = await pool.fetchrow(SQL["task_set_completed"], user_id, task_id, None)
+    row = await pool.fetchrow(
+        *SQL["task_set_completed"](
+            **UNCONDITIONAL, user_id=user_id, task_id=task_id, completed=None
+        )
+    )
     return _json(_task(row))
 
 
@@ -82,6 +184,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 app = Starlette(
     routes=[
+        Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
         Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
         Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
         Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),

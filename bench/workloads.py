@@ -28,6 +28,15 @@ REQUESTS: dict[str, tuple[str, bool]] = {
         True,
     ),
     "search": (f'return get("/api/" .. u.id .. "/tasks?{SEARCH}", auth(u))', True),
+    # A client up to date, polling the change feed with its token.
+    "sync": ('return get("/api/" .. u.id .. "/tasks/changes?since=" .. u.sync, auth(u))', True),
+    # Every create with a fresh Idempotency-Key, as a careful client sends them.
+    "idempotent_create": (
+        'local h = auth(u); h["Idempotency-Key"] = math.random(1000000000) .. "-" .. '
+        "math.random(1000000000); "
+        'return send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')',
+        True,
+    ),
     "login": (
         'return send("POST", "/api/auth/login", {}, '
         '\'{"username": "\' .. u.name .. \'", "password": "bench-password"}\')',
@@ -72,12 +81,13 @@ class SeededUser:
     name: str
     token: str
     tasks: list[int]
+    sync: str  # a change-feed token past every change the user has
 
 
 def _lua_users(users: list[SeededUser]) -> str:
     entries = [
         f"{{id={json.dumps(u.id)}, name={json.dumps(u.name)}, token={json.dumps(u.token)}, "
-        f"tasks={{{', '.join(map(str, u.tasks))}}}}}"
+        f"sync={json.dumps(u.sync)}, tasks={{{', '.join(map(str, u.tasks))}}}}}"
         for u in users
     ]
     return "{\n" + ",\n".join(entries) + "\n}"

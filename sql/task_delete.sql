@@ -1,4 +1,4 @@
 DELETE FROM tasks AS t
-WHERE t.id = $2 AND t.user_id = $1
-  AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_active)
+WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
+  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
 RETURNING t.id

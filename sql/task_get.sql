@@ -1,4 +1,4 @@
-SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.created_at, t.updated_at
+SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
 FROM tasks AS t
-WHERE t.id = $2 AND t.user_id = $1
-  AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_active)
+WHERE t.id = :task_id AND t.user_id = :user_id
+  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}})

@@ -1,20 +1,18 @@
--- Change only the given fields ($3, $5 say whether title and description were given; $7 NULL
--- leaves completed alone). updated_at moves only when a value really changes.
+-- Change only the given fields (:set_title, :set_description and :set_due_date say whether those
+-- were given; a NULL :completed, :priority or :tags leaves that field alone). version and
+-- updated_at move only when a value really changes (trigger tasks_10_version). The due date
+-- travels as text (see task_insert.sql).
 UPDATE tasks AS t SET
-    title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END,
-    description = CASE WHEN $5::boolean THEN $6::text ELSE t.description END,
-    completed = COALESCE($7::boolean, t.completed),
+    title = CASE WHEN :set_title::boolean THEN :title::text ELSE t.title END,
+    description = CASE WHEN :set_description::boolean THEN :description::text ELSE t.description END,
+    completed = COALESCE(:completed::boolean, t.completed),
     completed_at = CASE
-        WHEN $7::boolean IS NULL OR $7::boolean = t.completed THEN t.completed_at
-        WHEN $7::boolean THEN now()
+        WHEN :completed::boolean IS NULL OR :completed::boolean = t.completed THEN t.completed_at
+        WHEN :completed::boolean THEN now()
     END,
-    updated_at = CASE
-        WHEN ($3::boolean AND $4::text IS DISTINCT FROM t.title)
-          OR ($5::boolean AND $6::text IS DISTINCT FROM t.description)
-          OR ($7::boolean IS NOT NULL AND $7::boolean <> t.completed)
-        THEN now()
-        ELSE t.updated_at
-    END
-WHERE t.id = $2 AND t.user_id = $1
-  AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_active)
-RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.created_at, t.updated_at
+    due_date = CASE WHEN :set_due_date::boolean THEN :due_date::text::date ELSE t.due_date END,
+    priority = COALESCE(:priority::text::task_priority, t.priority),
+    tags = COALESCE(:tags::text[], t.tags)
+WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
+  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
+RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at

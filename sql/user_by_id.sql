@@ -1,3 +1,3 @@
 SELECT id, email, username, is_active, created_at, updated_at
 FROM users
-WHERE id = $1
+WHERE id = :user_id

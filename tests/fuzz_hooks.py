@@ -3,10 +3,26 @@
 A password is 8 to 72 bytes in UTF-8, which JSON Schema's lengths (in characters) cannot say:
 the document marks it `format: password`, and this teaches the generator that format.
 
+The same rule, the other way round: a negative case may negate the password's `format` (or its
+character lengths) and still draw a password of 8 to 72 bytes, which the service rightly
+accepts; schemathesis then reports "schema-violating request accepted" (the intermittent ST201 of
+round one: the document's lengths count characters, the rule counts bytes). Such a negative
+body is made negative for real elsewhere: its email becomes one that no schema validator or
+server accepts. (Swapping the password for one that breaks only the byte rule does not work:
+schemathesis revalidates the sent body and, finding the characters within bounds, calls the
+refusal a defect.)
+
 A list cursor is signed by the server, so no generator can make a valid one: every generated
 cursor would be refused (422) however well-formed. Before each call, a generated cursor that
 the schema allows is swapped for a real one, fetched from the service for the request's sort
 and order; the refusal of forged cursors is pinned in tests/test_paging.py instead.
+
+A sync token (`since`) is signed as well: a generated one is swapped for a real one the same
+way; the refusal of forged tokens is pinned in tests/test_sync.py.
+
+Likewise a move's `after` must name another task of the user's, which no schema can say: a
+generated id the schema allows is swapped for a real one (not the moved task); the 422 for
+other ids is pinned in tests/test_planning.py.
 """
 
 from __future__ import annotations
@@ -19,7 +35,14 @@ import httpx
 import schemathesis
 from hypothesis import strategies as st
 
-SORTS = {"created": "desc", "updated": "desc", "title": "asc"}
+SORTS = {
+    "created": "desc",
+    "updated": "desc",
+    "title": "asc",
+    "due": "asc",
+    "priority": "desc",
+    "position": "asc",
+}
 CURSOR_MAX_CHARS = 1024
 
 
@@ -53,8 +76,66 @@ def real_cursor(sort: str, order: str) -> str:
     return str(httpx.URL(link).params["cursor"])
 
 
+NOT_AN_EMAIL = "not an email"
+
+
+def _negative_body(case: Any) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    body = next((c for loc, c in meta.components.items() if str(loc).endswith("body")), None)
+    mode = body.mode if body is not None else meta.generation.mode
+    return str(getattr(mode, "value", mode)) == "negative"
+
+
+def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
+    if not _negative_body(case):
+        return
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if not isinstance(body, dict):
+            continue
+        password = body.get("password")
+        if isinstance(password, str) and "\x00" not in password and _fits(password):
+            body["email"] = NOT_AN_EMAIL
+
+
+def real_task_ids() -> tuple[int, ...]:
+    """The user's tasks now (not cached: the stateful phase deletes some as it goes)."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.get(f"{base}/api/{user_id}/tasks", params={"limit": 3}, headers=headers)
+    return tuple(task["id"] for task in r.json())
+
+
+def _real_after(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        after = body.get("after") if isinstance(body, dict) else None
+        whole = isinstance(after, int | float) and not isinstance(after, bool)
+        if whole and after == int(after) and 1 <= after < 2**63:
+            moved = str((case.path_parameters or {}).get("task_id"))
+            body["after"] = next(i for i in real_task_ids() if str(i) != moved)
+
+
+def real_sync_token() -> str:
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.get(f"{base}/api/{user_id}/tasks/changes", params={"limit": 1}, headers=headers)
+    return str(r.json()["next"])
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    since = (case.query or {}).get("since")
+    if isinstance(since, str) and len(since) <= CURSOR_MAX_CHARS and "\x00" not in since:
+        case.query["since"] = real_sync_token()
+        if isinstance(kwargs.get("params"), dict):
+            kwargs["params"]["since"] = case.query["since"]
+    if case.operation.path == "/api/auth/register":
+        make_password_violations_real(case, kwargs)
+    if case.operation.path.endswith("/move"):
+        _real_after(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 
 import asyncpg
@@ -95,3 +96,31 @@ async def test_a_hashing_storm_gets_429_with_retry_after_and_creates_nothing_for
         assert stored == len(created)
         health = await client.get("/health")
         assert health.status_code == 200
+
+
+async def test_50_concurrent_moves_keep_positions_distinct_and_every_task_listed(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
+) -> None:
+    ids = [(await create_task(client, user, title=f"t{n}"))["id"] for n in range(30)]
+    rng = random.Random()
+    for _ in range(3):
+        moves = []
+        for _ in range(50):
+            task = rng.choice(ids)
+            after = rng.choice([None, *[i for i in ids if i != task]])
+            moves.append(
+                client.post(
+                    f"{user.tasks}/{task}/move", json={"after": after}, headers=user.headers
+                )
+            )
+        responses = await asyncio.gather(*moves)
+        assert [r.status_code for r in responses] == [200] * 50, [r.text for r in responses]
+        listed = await client.get(f"{user.tasks}?sort=position&limit=500", headers=user.headers)
+        tasks = listed.json()
+        assert sorted(t["id"] for t in tasks) == sorted(ids)
+        positions = [t["position"] for t in tasks]
+        assert positions == sorted(positions) and len(set(positions)) == len(ids)
+        stored = await db.fetch(
+            "SELECT id, position FROM tasks WHERE user_id = $1 ORDER BY position", user.id
+        )
+        assert [r["id"] for r in stored] == [t["id"] for t in tasks]

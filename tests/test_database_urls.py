@@ -7,7 +7,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from todo_api.db.pool import asyncpg_dsn, masked, statement_cache_size, yoyo_url
+from todo_api.db.pool import (
+    asyncpg_dsn,
+    behind_a_pooler,
+    masked,
+    statement_cache_usable,
+    yoyo_url,
+)
 from todo_api.settings import Settings
 
 NEON = (
@@ -44,16 +50,22 @@ def test_password_is_masked() -> None:
     assert masked("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
-def test_statement_cache_is_off_behind_a_pooler(tmp_path: Path) -> None:
-    settings = Settings(database_url=NEON, todo_data_dir=tmp_path, jwt_secret="s" * 32)
-    assert statement_cache_size(settings, NEON) == 0
-    direct = NEON.replace("-pooler", "")
-    assert statement_cache_size(settings, direct) > 0
-    forced = settings.model_copy(update={"db_statement_cache": True})
-    assert statement_cache_size(forced, NEON) > 0
-    assert (
-        statement_cache_size(settings.model_copy(update={"db_statement_cache": False}), direct) == 0
-    )
+@pytest.mark.anyio
+async def test_statement_cache_is_decided_by_the_connection(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(database_url=NEON, data_dir=tmp_path, jwt_secret="s" * 32)
+    conn = await asyncpg.connect(database_url, statement_cache_size=0)
+    try:
+        direct = not await behind_a_pooler(conn)
+        assert await statement_cache_usable(settings, database_url, conn) is direct
+        # Neon's pooled host names say so, whatever the connection shows.
+        assert await statement_cache_usable(settings, NEON, conn) is False
+        for forced in (True, False):
+            chosen = settings.model_copy(update={"db_statement_cache": forced})
+            assert await statement_cache_usable(chosen, NEON, conn) is forced
+    finally:
+        await conn.close()
 
 
 @pytest.mark.anyio

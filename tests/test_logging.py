@@ -4,13 +4,15 @@ request id; as JSON with LOG_FORMAT=json; never a token or a password."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import User
-from todo_api.logs import access_log
+from todo_api.logs import access_log, write_all
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +74,23 @@ async def test_lines_reach_the_sink_within_the_flush_interval(
     await client.get("/health")
     await asyncio.sleep(0.3)
     assert len(b"".join(access_lines).splitlines()) == 1
+
+
+def test_the_access_log_writes_every_byte_when_the_pipe_takes_part() -> None:
+    """os.write may write part of a buffer; the rest must follow, in order."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    data = b"".join(b"line %06d\n" % n for n in range(30_000))  # more than a pipe holds
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 4096):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    write_all(write_end, data)
+    os.close(write_end)
+    reader.join(timeout=30)
+    os.close(read_end)
+    assert bytes(received) == data

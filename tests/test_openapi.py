@@ -18,12 +18,18 @@ CONTRACT = {
     ("/api/auth/register", "post"): "201 400 409 413 415 422 429 503",
     ("/api/auth/login", "post"): "200 400 401 403 413 415 422 429 503",
     ("/api/auth/me", "get"): "200 401 403 503",
-    ("/api/{user_id}/tasks", "post"): "201 400 401 403 413 415 422 503",
-    ("/api/{user_id}/tasks", "get"): "200 401 403 422 503",
-    ("/api/{user_id}/tasks/{task_id}", "get"): "200 401 403 404 503",
-    ("/api/{user_id}/tasks/{task_id}", "put"): "200 400 401 403 404 413 415 422 503",
-    ("/api/{user_id}/tasks/{task_id}", "delete"): "204 401 403 404 503",
-    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): "200 400 401 403 404 413 415 422 503",
+    ("/api/{user_id}/tasks", "post"): "201 400 401 403 409 413 415 422 503",
+    ("/api/{user_id}/tasks", "get"): "200 304 401 403 422 503",
+    ("/api/{user_id}/tasks/{task_id}", "get"): "200 304 401 403 404 503",
+    ("/api/{user_id}/tasks/{task_id}", "put"): "200 400 401 403 404 412 413 415 422 503",
+    ("/api/{user_id}/tasks/{task_id}", "delete"): "204 401 403 404 412 503",
+    ("/api/{user_id}/tasks/{task_id}/complete", "patch"): (
+        "200 400 401 403 404 409 412 413 415 422 503"
+    ),
+    ("/api/{user_id}/tasks/{task_id}/move", "post"): "200 400 401 403 404 412 413 415 422 503",
+    ("/api/{user_id}/tasks/changes", "get"): "200 401 403 410 422 503",
+    ("/api/{user_id}/tasks/clear-completed", "post"): "200 401 403 503",
+    ("/api/{user_id}/tags", "get"): "200 401 403 503",
     ("/health", "get"): "200",
     ("/ready", "get"): "200 503",
 }
@@ -53,7 +59,7 @@ async def test_the_document_and_the_router_agree(document: dict[str, Any]) -> No
             methods = {
                 m for m in ("get", "post", "put", "patch", "delete") if hasattr(route.endpoint, m)
             }
-        routed |= {(route.path, m) for m in methods}
+        routed |= {(route.path_format, m) for m in methods}
     documented = {(path, m) for path, ops in document["paths"].items() for m in ops}
     assert documented == routed
 
@@ -88,14 +94,49 @@ async def test_list_parameters_and_headers(document: dict[str, Any]) -> None:
         "sort",
         "order",
         "q",
+        "tag",
+        "priority",
+        "due_before",
+        "due_after",
+        "overdue",
+        "tz",
         "limit",
         "cursor",
     }
+    by_name = {p["name"]: p["schema"] for p in op["parameters"]}
+    assert by_name["sort"]["enum"] == ["created", "updated", "title", "due", "priority", "position"]
+    assert by_name["tag"]["type"] == "array" and "pattern" in by_name["tag"]["items"]
+    assert by_name["priority"]["items"]["enum"] == ["none", "low", "medium", "high"]
+    assert by_name["due_before"]["format"] == "date"
+    assert by_name["overdue"]["type"] == "boolean"
+    assert "Asia/Tokyo" in by_name["tz"]["enum"] and by_name["tz"]["default"] == "UTC"
     headers = op["responses"]["200"]["headers"]
     assert {"Link", "X-Total-Count", "X-Request-ID"} <= set(headers)
     created = document["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["201"]
     assert "Location" in created["headers"]
-    assert set(created["links"]) == {"getTask", "updateTask", "completeTask", "deleteTask"}
+    assert set(created["links"]) == {
+        "getTask",
+        "updateTask",
+        "completeTask",
+        "moveTask",
+        "deleteTask",
+    }
+
+
+async def test_task_fields_are_documented_with_their_rules(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    task = schemas["TaskOut"]["properties"]
+    assert {"due_date", "priority", "tags", "position", "version"} <= set(task)
+    create = schemas["TaskCreate"]["properties"]
+    assert create["tags"]["maxItems"] == 20 and "pattern" in create["tags"]["items"]
+    assert create["priority"]["enum"] == ["none", "low", "medium", "high"]
+    assert create["due_date"]["anyOf"][0]["format"] == "date"
+    update = schemas["TaskUpdate"]
+    assert {"required": ["tags"]} in update["anyOf"]
+    assert update["properties"]["tags"]["type"] == "array"  # null refused
+    assert update["properties"]["priority"]["type"] == "string"
+    move = schemas["TaskMove"]
+    assert move["required"] == ["after"]
 
 
 async def test_security_schemes_include_the_oauth2_password_flow(document: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import random
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,14 +17,14 @@ from tests.conftest import User, assert_problem, create_task
 pytestmark = pytest.mark.anyio
 
 SORTS = [
-    ("created", "desc"),
-    ("created", "asc"),
-    ("updated", "desc"),
-    ("updated", "asc"),
-    ("title", "asc"),
-    ("title", "desc"),
+    (sort, order)
+    for sort in ("created", "updated", "title", "due", "priority", "position")
+    for order in ("desc", "asc")
 ]
 NEXT_LINK = re.compile(r'<([^>]+)>; rel="next"')
+PRIORITIES = ("none", "low", "medium", "high")
+# A filtered walk: tag t1, high or medium priority, due on or after 2026-01-10.
+FILTER = "tag=T1&priority=high&priority=medium&due_after=2026-01-10"
 
 
 def title_for(n: int) -> str:
@@ -32,26 +33,56 @@ def title_for(n: int) -> str:
     return word.upper() if n % 2 else word
 
 
+def fields_for(n: int) -> dict[str, Any]:
+    """Due dates with ties and gaps (every 7th none), every priority, a few tags."""
+    return {
+        "due_date": None if n % 7 == 0 else (date(2026, 1, 1) + timedelta(days=n % 30)).isoformat(),
+        "priority": PRIORITIES[n % 4],
+        "tags": [f"t{n % 3}"] + (["x"] if n % 5 == 0 else []),
+    }
+
+
 async def seed(db: asyncpg.Connection, user: User, count: int) -> None:
     """`count` tasks in one statement: they share created_at and updated_at (ties everywhere)."""
+    fields = [fields_for(n) for n in range(count)]
     await db.execute(
         """
-        INSERT INTO tasks (user_id, title, completed, completed_at)
-        SELECT $1, t.title, n % 4 = 0, CASE WHEN n % 4 = 0 THEN now() END
-        FROM unnest($2::text[]) WITH ORDINALITY AS t(title, n)
+        INSERT INTO tasks (user_id, title, completed, completed_at, due_date, priority, tags)
+        SELECT $1, t.title, n % 4 = 0, CASE WHEN n % 4 = 0 THEN now() END,
+               t.due::date, t.priority::task_priority, string_to_array(t.tags, ',')
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+             WITH ORDINALITY AS t(title, due, priority, tags, n)
         """,
         user.id,
         [title_for(n) for n in range(count)],
+        [f["due_date"] for f in fields],
+        [f["priority"] for f in fields],
+        [",".join(f["tags"]) for f in fields],
     )
 
 
-def sort_key(task: dict[str, Any], sort: str) -> tuple[Any, int]:
+def sort_key(task: dict[str, Any], sort: str, order: str) -> tuple[Any, ...]:
+    """The contract's order as a Python key (used with reverse=True for desc)."""
+    if sort == "due":  # no due date last in either order
+        has_due = task["due_date"] is not None
+        return (has_due if order == "desc" else not has_due, task["due_date"] or "", task["id"])
     value = {
-        "created": task["created_at"],
-        "updated": task["updated_at"],
-        "title": task["title"].lower(),
-    }
-    return value[sort], task["id"]
+        "created": lambda: task["created_at"],
+        "updated": lambda: task["updated_at"],
+        "title": lambda: task["title"].lower(),
+        "priority": lambda: PRIORITIES.index(task["priority"]),
+        "position": lambda: task["position"],
+    }[sort]()
+    return value, task["id"]
+
+
+def matches_filter(task: dict[str, Any]) -> bool:
+    return (
+        "t1" in task["tags"]
+        and task["priority"] in ("high", "medium")
+        and task["due_date"] is not None
+        and task["due_date"] >= "2026-01-10"
+    )
 
 
 def next_url(response: httpx.Response) -> str | None:
@@ -59,44 +90,74 @@ def next_url(response: httpx.Response) -> str | None:
     return found.group(1) if found else None
 
 
+@pytest.mark.parametrize("filtered", [False, True], ids=["all", "filtered"])
 @pytest.mark.parametrize(("sort", "order"), SORTS)
-async def test_walk_every_page_while_rows_come_and_go(
-    client: httpx.AsyncClient, user: User, db: asyncpg.Connection, sort: str, order: str
+async def test_walk_every_page_while_rows_come_go_and_move(
+    client: httpx.AsyncClient,
+    user: User,
+    db: asyncpg.Connection,
+    sort: str,
+    order: str,
+    filtered: bool,
 ) -> None:
     await seed(db, user, 250)
     survivors = {
         r["id"] for r in await db.fetch("SELECT id FROM tasks WHERE user_id = $1", user.id)
     }
-    rng = random.Random(f"{sort}-{order}")
+    rng = random.Random(f"{sort}-{order}-{filtered}")
     seen: list[dict[str, Any]] = []
-    url: str | None = f"{user.tasks}?limit=40&sort={sort}&order={order}"
+    moved: set[int] = set()
+    url: str | None = f"{user.tasks}?limit=20&sort={sort}&order={order}"
+    if filtered:
+        url += "&" + FILTER
     pages = 0
     while url is not None:
         r = await client.get(url, headers=user.headers)
         assert r.status_code == 200, r.text
         page = r.json()
-        assert len(page) <= 40
+        assert len(page) <= 20
         seen.extend(page)
         pages += 1
         url = next_url(r)
         if url is not None:
             assert url.startswith("http://testserver/")
-            assert len(page) == 40
-        # Between pages: new rows arrive, unseen and seen rows are deleted.
+            assert len(page) == 20
+        # Between pages: new rows arrive, unseen and seen rows are deleted, some are moved.
         for _ in range(3):
-            await create_task(client, user, title=title_for(rng.randrange(1000)))
+            n = rng.randrange(1000)
+            await create_task(client, user, title=title_for(n), **fields_for(n))
         seen_ids = {t["id"] for t in seen}
         unseen = sorted(survivors - seen_ids)
         for victim in [*rng.sample(unseen, min(2, len(unseen))), rng.choice(sorted(seen_ids))]:
             r = await client.delete(f"{user.tasks}/{victim}", headers=user.headers)
             assert r.status_code in (204, 404)
             survivors.discard(victim)
-    ids = [t["id"] for t in seen]
-    assert len(ids) == len(set(ids)), "a row appeared twice"
-    assert survivors <= set(ids), "a surviving row was skipped"
-    keys = [sort_key(t, sort) for t in seen]
+        for _ in range(2):
+            task, after = rng.sample(sorted(survivors), 2)
+            r = await client.post(
+                f"{user.tasks}/{task}/move",
+                json={"after": rng.choice([after, None])},
+                headers=user.headers,
+            )
+            assert r.status_code == 200, r.text
+            moved.add(task)
+    # Every page follows the last: keys as returned never go back, whatever moved meanwhile.
+    keys = [sort_key(t, sort, order) for t in seen]
     assert keys == sorted(keys, reverse=order == "desc")
-    assert pages >= 6  # 250 rows, 40 a page, a few deleted on the way
+    assert len({sort_key(t, sort, order) for t in seen}) == len(keys)
+    steady = [t["id"] for t in seen if t["id"] not in moved]
+    assert len(steady) == len(set(steady)), "a row appeared twice"
+    expected = survivors - moved
+    if filtered:
+        assert all(matches_filter(t) for t in seen)
+        stored = await db.fetch(
+            """SELECT id FROM tasks WHERE user_id = $1 AND tags @> '{t1}'
+               AND priority IN ('high', 'medium') AND due_date >= '2026-01-10'""",
+            user.id,
+        )
+        expected &= {r["id"] for r in stored}
+    assert expected <= set(steady), "a surviving row was skipped"
+    assert pages >= (2 if filtered else 12)
 
 
 async def test_total_count_and_link_across_pages(

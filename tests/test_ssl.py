@@ -149,7 +149,7 @@ async def test_migrations_and_the_api_work_over_tls(
     tls_server_url: str, settings: Settings
 ) -> None:
     url = neon_style(tls_server_url)
-    assert apply_migrations(url) == 1  # psycopg, with channel binding for real
+    assert apply_migrations(url) >= 1  # psycopg, with channel binding for real
     with psycopg.connect(url) as conn:
         assert conn.execute(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"

@@ -12,7 +12,10 @@ from tests.conftest import User, assert_problem, create_task
 
 pytestmark = pytest.mark.anyio
 
-CONTRACT_FIELDS = "id user_id title description completed completed_at created_at updated_at"
+CONTRACT_FIELDS = (
+    "id user_id title description completed completed_at due_date priority tags position version"
+    " created_at updated_at"
+)
 TASK_KEYS = set(CONTRACT_FIELDS.split())
 
 

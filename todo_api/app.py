@@ -6,21 +6,18 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, ExceptionHandler
+from starlette.types import ASGIApp
 
 from todo_api.auth.backend import BearerTokenBackend
-from todo_api.auth.passwords import RETRY_AFTER_SECONDS, HasherBusy, PasswordHasher
+from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
-from todo_api.db.pool import Database, DatabaseUnavailable, create_pool
+from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
+from todo_api.handlers import EXCEPTION_HANDLERS
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
@@ -31,18 +28,27 @@ from todo_api.middleware.cors import (
     ProblemCORSMiddleware,
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
-from todo_api.problems import Problem
-from todo_api.routes import auth, docs, health, tasks
+from todo_api.routes import auth, docs, health, sync, tasks
 from todo_api.services import Services
+from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
+from todo_api.sync_tokens import SyncTokens
 
 log = logging.getLogger("todo_api")
 
-# Most frequent first: the router tries each route in turn.
+# Most frequent first: the router tries each route in turn. `{task_id:task_id}` never matches a
+# literal path under /tasks/ (routes/tasks.py, LITERAL_TASK_PATHS), so those keep their own
+# 405s; the templates (path_format) read /api/{user_id}/tasks/{task_id}.
 ROUTES = [
-    Route("/api/{user_id}/tasks/{task_id}", tasks.TaskItem),
+    Route("/api/{user_id}/tasks/clear-completed", tasks.clear_completed, methods=["POST"]),
+    Route("/api/{user_id}/tasks/changes", sync.task_changes, methods=["GET"]),
+    Route("/api/{user_id}/tasks/{task_id:task_id}", tasks.TaskItem),
     Route("/api/{user_id}/tasks", tasks.TaskCollection),
-    Route("/api/{user_id}/tasks/{task_id}/complete", tasks.complete_task, methods=["PATCH"]),
+    Route(
+        "/api/{user_id}/tasks/{task_id:task_id}/complete", tasks.complete_task, methods=["PATCH"]
+    ),
+    Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
+    Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
     Route("/api/auth/me", auth.me, methods=["GET"]),
@@ -54,48 +60,6 @@ ROUTES = [
 ]
 
 
-async def handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    return exc.response()
-
-
-async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 and 405 (and any HTTPException), as problems; headers (Allow) kept."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        detail = f"No resource at {request.url.path}"
-    elif exc.status_code == 405:
-        detail = f"Method {request.method} is not allowed on {request.url.path}"
-    else:
-        detail = exc.detail
-    return Problem(exc.status_code, detail, headers=exc.headers).response()
-
-
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s", exc)
-    detail = "The database is unavailable; try again shortly"
-    return Problem(503, detail, headers={"Retry-After": "1"}).response()
-
-
-async def handle_hasher_busy(request: Request, exc: Exception) -> Response:
-    detail = "The server is busy; try again shortly"
-    return Problem(429, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}).response()
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    """The last resort: a 500 problem with no detail of the cause (the log has it)."""
-    return Problem(500, "An unexpected error occurred; it has been logged").response()
-
-
-EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
-    Problem: handle_problem,
-    HTTPException: handle_http_exception,
-    DatabaseUnavailable: handle_database_unavailable,
-    HasherBusy: handle_hasher_busy,
-    Exception: handle_unexpected,
-}
-
-
 def create_app(settings: Settings) -> ASGIApp:
     """The ASGI app for these settings; `settings.database_url` must be set."""
     if settings.database_url is None:
@@ -105,8 +69,8 @@ def create_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            pool = await create_pool(settings, database_url)
-        except DatabaseUnavailable as exc:
+            db = await open_database(settings, database_url)
+        except (DatabaseUnavailable, DatabaseMisconfigured) as exc:
             log.error("cannot start: %s", exc)
             raise
         hasher = PasswordHasher(
@@ -114,9 +78,10 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         app.state.services = Services(
             settings=settings,
-            db=Database(pool, acquire_timeout=settings.db_request_timeout),
+            db=db,
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
+            sync_tokens=SyncTokens(settings.jwt_secret, settings.sync_history_days),
         )
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
@@ -126,7 +91,7 @@ def create_app(settings: Settings) -> ASGIApp:
         finally:
             access_log.flush()
             hasher.close()
-            await pool.close()
+            await db.pool.close()
 
     app = Starlette(
         routes=ROUTES,
@@ -139,15 +104,15 @@ def create_app(settings: Settings) -> ASGIApp:
                 expose_headers=list(EXPOSED_HEADERS),
                 max_age=PREFLIGHT_MAX_AGE,
             ),
-            Middleware(BodyLimitMiddleware),
+            Middleware(BodyLimitMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
     app.router.redirect_slashes = False
-    return RequestContextMiddleware(app)
+    return RequestContextMiddleware(app, send_timeout=settings.send_timeout_seconds)
 
 
 def app_from_environment() -> ASGIApp:
@@ -155,4 +120,5 @@ def app_from_environment() -> ASGIApp:
     worker process starts afresh, so it sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    configure_protocol(settings.header_timeout_seconds)
     return create_app(settings)

@@ -11,17 +11,21 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 
+import psycopg
 import uvicorn
+from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import (
+    DatabaseMisconfigured,
     DatabaseUnavailable,
     masked,
-    statement_cache_size,
     wait_for_database,
 )
+from todo_api.db.schema_check import SchemaDrift, check_schema
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
 from todo_api.logs import configure_logging
+from todo_api.serving import PROTOCOL
 from todo_api.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("todo_api")
@@ -37,13 +41,22 @@ def _database(settings: Settings) -> Iterator[str]:
         yield url
 
 
+class MigrationFailed(Exception):
+    """A migration could not be applied; yoyo rolled it back, so nothing of it is left."""
+
+
 def _prepare(url: str, settings: Settings, migrate: bool) -> None:
     """Wait for the database (so one that never comes up ends start-up with one clear line),
-    then apply pending migrations if asked to."""
-    asyncio.run(wait_for_database(settings, url))
+    apply pending migrations if asked to, then check that the schema fits this version."""
+    prepared = asyncio.run(wait_for_database(settings, url))
     if migrate:
-        prepared = statement_cache_size(settings, url) > 0
-        log.info("migrations: %d applied", apply_migrations(url, prepared))
+        try:
+            applied = apply_migrations(url, prepared)
+        except (psycopg.Error, BadMigration, MigrationConflict, LockTimeout) as exc:
+            reason = " ".join(str(exc).split())
+            raise MigrationFailed(f"a migration failed and was rolled back: {reason}") from exc
+        log.info("migrations: %d applied", applied)
+    asyncio.run(check_schema(settings, url))
 
 
 def _stop_quietly(signum: int, frame: object) -> None:
@@ -74,6 +87,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             forwarded_allow_ips=settings.forwarded_allow_ips,
             server_header=False,
             timeout_graceful_shutdown=10,
+            # Slow and hostile clients (serving.py; README, "Limits"):
+            http=PROTOCOL,
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
     return 0
 
@@ -105,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args)
     except KeyboardInterrupt:
         return 0
-    except (EmbeddedUnavailable, DatabaseUnavailable) as exc:
+    except (
+        EmbeddedUnavailable,
+        DatabaseUnavailable,
+        DatabaseMisconfigured,
+        MigrationFailed,
+        SchemaDrift,
+    ) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2

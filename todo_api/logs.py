@@ -10,6 +10,7 @@ import asyncio
 import atexit
 import logging
 import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -52,8 +53,23 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Every byte of `data` to `fd`: os.write may take only part of a buffer (a pipe with
+    little room, a signal), and says how much it took."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except BlockingIOError:  # a non-blocking pipe that is full: wait for room
+            select.select([], [fd], [])
+            continue
+        view = view[written:]
+
+
 def _to_stderr(data: bytes) -> None:
-    os.write(sys.stderr.fileno(), data)
+    write_all(sys.stderr.fileno(), data)
 
 
 class AccessLog:

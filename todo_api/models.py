@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import zoneinfo
+from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 import email_validator
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -32,6 +35,13 @@ USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,32}$"
 SEARCH_MAX_CHARS: Final = 200
 PAGE_LIMIT_MAX: Final = 500
 PAGE_LIMIT_DEFAULT: Final = 100
+SYNC_LIMIT_MAX: Final = 1000
+SYNC_LIMIT_DEFAULT: Final = 500
+TAGS_MAX: Final = 20
+TAG_MAX_CHARS: Final = 40
+PRIORITIES: Final = ("none", "low", "medium", "high")
+# Every IANA time zone this machine knows (the tzdata package guarantees the set); `tz` is one.
+TIME_ZONES: Final = tuple(sorted(zoneinfo.available_timezones()))
 
 # What the documents say of strings, exactly as the validators below decide: no NUL anywhere;
 # a title has 1 to 200 characters between its surrounding white space.
@@ -55,6 +65,103 @@ Description = Annotated[
     WithJsonSchema({"type": "string", "maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
 ]
 Text = Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
+
+# The white space trimmed from tags: Unicode White_Space, the set migration 0002 trims titles of
+# (and 0003's CHECK on tags repeats).
+WHITE_SPACE: Final = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
+_TAG_BAD: Final = re.compile(f"[{_CONTROL},]")
+_SPACE: Final = "".join(f"\\u{ord(c):04x}" for c in WHITE_SPACE)
+# A tag as sent: white space around 1 to 40 characters that are neither control characters nor
+# commas, the first and last of them not white space either.
+TAG_PATTERN: Final = (
+    f"^[{_SPACE}]*(?:[^{_SPACE}{_CONTROL},]"
+    f"|[^{_SPACE}{_CONTROL},][^{_CONTROL},]{{0,{TAG_MAX_CHARS - 2}}}[^{_SPACE}{_CONTROL},])"
+    f"[{_SPACE}]*$"
+)
+
+
+def lower_case(text: str) -> str:
+    """Unicode's simple lower-case mapping, one character for one: Python's str.lower() but for
+    U+0130 (capital I with a dot), whose full mapping adds a combining dot. So a tag's length is
+    the same before and after, and the document can state the rule exactly."""
+    return text.replace("\u0130", "i").lower()
+
+
+def _tag(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    tag = lower_case(value.strip(WHITE_SPACE))
+    if not 1 <= len(tag) <= TAG_MAX_CHARS:
+        raise PydanticCustomError(
+            "tag_length", "A tag has 1 to {high} characters after trimming", {"high": TAG_MAX_CHARS}
+        )
+    if _TAG_BAD.search(tag):
+        raise PydanticCustomError("tag_characters", "A tag holds no control character or comma")
+    return tag
+
+
+def _merged(tags: list[str]) -> list[str]:
+    merged = list(dict.fromkeys(tags))
+    if len(merged) > TAGS_MAX:
+        raise PydanticCustomError(
+            "too_many_tags", "At most {high} different tags", {"high": TAGS_MAX}
+        )
+    return merged
+
+
+TAG_SCHEMA: Final = {
+    "type": "string",
+    "pattern": TAG_PATTERN,
+    "description": "Trimmed and lower-cased; then 1 to 40 characters, no control character, "
+    "no comma.",
+}
+Tag = Annotated[str, BeforeValidator(_tag), WithJsonSchema(TAG_SCHEMA)]
+Tags = Annotated[
+    list[Tag],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": TAG_SCHEMA,
+            "maxItems": TAGS_MAX,
+            "description": "0 to 20 tags; duplicates (after trimming and lower-casing) are "
+            "merged, the order given is kept.",
+        }
+    ),
+]
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_PATTERN: Final = (
+    "^(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
+)
+
+
+def _calendar_date(value: Any) -> date:
+    """`YYYY-MM-DD`, a real calendar day from 0001-01-01 to 9999-12-31, and nothing else."""
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("date", "A calendar date YYYY-MM-DD from 0001-01-01 to 9999-12-31")
+
+
+CalendarDate = Annotated[
+    date,
+    BeforeValidator(_calendar_date),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": DATE_PATTERN,
+            "description": "A calendar date, YYYY-MM-DD, from 0001-01-01 to 9999-12-31.",
+        }
+    ),
+]
+Priority = Literal["none", "low", "medium", "high"]
 
 
 def _not_null(value: Any) -> Any:
@@ -151,14 +258,29 @@ class TaskCreate(_Body):
     title: Title
     description: Description | None = None
     completed: bool = False
+    due_date: CalendarDate | None = None
+    priority: Priority = "none"
+    tags: Tags = []
+
+    _tags_merged = field_validator("tags")(_merged)
+
+
+UPDATABLE: Final = ("title", "description", "completed", "due_date", "priority", "tags")
+NOT_NULL_UPDATES: Final = ("title", "completed", "priority", "tags")
 
 
 def _update_schema(schema: dict[str, Any]) -> None:
-    """Null is refused for title and completed; at least one updatable field is required."""
+    """Null is refused for title, completed, priority and tags; at least one updatable field
+    is required."""
     properties = schema["properties"]
-    properties["title"] = properties["title"]["anyOf"][0]
-    properties["completed"] = {"type": "boolean"}
-    schema["anyOf"] = [{"required": [name]} for name in ("title", "description", "completed")]
+    for name in NOT_NULL_UPDATES:
+        branches = [b for b in properties[name].get("anyOf", [properties[name]])]
+        kept = [b for b in branches if b.get("type") != "null"]
+        properties[name] = {
+            **{k: v for k, v in properties[name].items() if k not in ("anyOf", "default")},
+            **kept[0],
+        }
+    schema["anyOf"] = [{"required": [name]} for name in UPDATABLE]
 
 
 class TaskUpdate(_Body):
@@ -167,15 +289,21 @@ class TaskUpdate(_Body):
     title: Title | None = None
     description: Description | None = None
     completed: bool | None = None
+    due_date: CalendarDate | None = None
+    priority: Priority | None = None
+    tags: Tags | None = None
 
-    _title_not_null = field_validator("title", "completed", mode="before")(_not_null)
+    _not_nulls = field_validator(*NOT_NULL_UPDATES, mode="before")(_not_null)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_merged(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _merged(value)
 
     @model_validator(mode="after")
     def _something_to_change(self) -> TaskUpdate:
-        if not self.model_fields_set & {"title", "description", "completed"}:
-            raise PydanticCustomError(
-                "no_update", "Give at least one of title, description, completed"
-            )
+        if not self.model_fields_set & set(UPDATABLE):
+            raise PydanticCustomError("no_update", "Give at least one of " + ", ".join(UPDATABLE))
         return self
 
 
@@ -187,27 +315,93 @@ class TaskComplete(_Body):
     _completed_not_null = field_validator("completed", mode="before")(_not_null)
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integers include 3.0: take a whole float as the integer it is."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+class TaskMove(_Body):
+    """Where a task goes: right after task `after`, or to the top (null)."""
+
+    after: Annotated[
+        Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=2**63 - 1)] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    {"type": "null"},
+                ],
+                "description": "A task id of the user's (not the moved task), or null for the top.",
+            }
+        ),
+    ]
+
+
+def _zone(value: Any) -> Any:
+    if isinstance(value, str) and value not in _ZONE_SET:
+        raise PydanticCustomError("time_zone", "Not an IANA time zone name")
+    return value
+
+
+_ZONE_SET: Final = frozenset(TIME_ZONES)
+# Repeatable query parameters: (name, what it holds).
+LIST_PARAMETERS: Final = ("tag", "priority")
+
+
 class TaskListQuery(BaseModel):
-    """The list query string; lax types, since every value arrives as text."""
+    """The list query string; lax types, since every value arrives as text (the repeatable
+    parameters, `tag` and `priority`, as lists)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     status: Literal["all", "pending", "completed"] = "all"
-    sort: Literal["created", "updated", "title"] = "created"
-    order: Literal["asc", "desc"] | None = None
+    sort: Literal["created", "updated", "title", "due", "priority", "position"] = Field(
+        "created",
+        description="created (default order desc), updated (desc), title (asc, "
+        "case-insensitive), due (asc; tasks without a due date last in either order), "
+        "priority (desc: high first), position (asc: the manual order).",
+    )
+    order: Literal["asc", "desc"] | None = Field(
+        None, description="The direction; the default depends on `sort`."
+    )
     q: Annotated[str, Field(max_length=SEARCH_MAX_CHARS, pattern=NO_NUL)] | None = None
+    tag: list[Tag] = Field(
+        [], description="Repeatable: a task must carry every tag given (compared lower-cased)."
+    )
+    priority: list[Priority] = Field(
+        [], description="Repeatable: a task must have one of the priorities given."
+    )
+    due_before: CalendarDate | None = Field(
+        None, description="Due on or before this day (tasks without a due date never match)."
+    )
+    due_after: CalendarDate | None = Field(
+        None, description="Due on or after this day (tasks without a due date never match)."
+    )
+    overdue: Annotated[Literal["true", "false"], WithJsonSchema({"type": "boolean"})] | None = (
+        Field(
+            None,
+            description="true: pending tasks due before today in `tz`; false: every other task.",
+        )
+    )
+    tz: Annotated[
+        str, BeforeValidator(_zone), WithJsonSchema({"type": "string", "enum": list(TIME_ZONES)})
+    ] = Field("UTC", description="The IANA time zone whose today `overdue` uses.")
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
     cursor: Annotated[str, Field(max_length=1024)] | None = None
 
     @property
-    def direction(self) -> str:
-        if self.order is not None:
-            return self.order
-        return "asc" if self.sort == "title" else "desc"
-
-    @property
     def completed(self) -> bool | None:
         return {"all": None, "pending": False, "completed": True}[self.status]
+
+    @property
+    def overdue_flag(self) -> bool | None:
+        return None if self.overdue is None else self.overdue == "true"
+
+    def today(self, now: datetime) -> date:
+        """The date in `tz` at the instant `now`."""
+        return now.astimezone(zoneinfo.ZoneInfo(self.tz)).date()
 
 
 class UserOut(BaseModel):
@@ -230,8 +424,52 @@ class TaskOut(BaseModel):
     description: str | None
     completed: bool
     completed_at: datetime | None
+    due_date: date | None
+    priority: Priority
+    tags: list[str]
+    position: str = Field(
+        description="The place in the user's manual order: positions increase in code-point "
+        "order (sort=position). Read-only."
+    )
+    version: int = Field(ge=1, description="1 when created, 1 more on every change. Read-only.")
     created_at: datetime
     updated_at: datetime
+
+
+class TombstoneOut(BaseModel):
+    """A deleted task, as the change feed reports it."""
+
+    id: int
+    deleted: Literal[True]
+    deleted_at: datetime
+
+
+class ChangesOut(BaseModel):
+    """One page of the change feed."""
+
+    changes: list[TaskOut | TombstoneOut]
+    next: str = Field(description="The token to call again with (at once while `more`).")
+    more: bool
+
+
+class SyncQuery(BaseModel):
+    """The change feed's query string."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    since: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = None
+    limit: Annotated[int, Field(ge=1, le=SYNC_LIMIT_MAX)] = SYNC_LIMIT_DEFAULT
+
+
+class TagCount(BaseModel):
+    """A tag and how many of the user's tasks carry it."""
+
+    name: str
+    count: int = Field(ge=1)
+
+
+class DeletedOut(BaseModel):
+    deleted: int = Field(ge=0)
 
 
 class LoginOut(BaseModel):
@@ -276,3 +514,10 @@ def user_json(row: asyncpg.Record) -> dict[str, Any]:
 
 def task_json(row: asyncpg.Record) -> dict[str, Any]:
     return {name: row[name] for name in TASK_FIELDS}
+
+
+def change_json(row: asyncpg.Record) -> dict[str, Any]:
+    """A feed row: the task as it is now, or its tombstone."""
+    if row["deleted"]:
+        return {"id": row["id"], "deleted": True, "deleted_at": row["deleted_at"]}
+    return task_json(row)

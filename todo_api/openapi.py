@@ -42,6 +42,32 @@ HEADERS: Final[dict[str, dict[str, Any]]] = {
         "schema": {"type": "string"},
     },
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+    "Idempotent-Replayed": {
+        "description": "`true` on a response replayed for a repeated Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "ETag": {
+        "description": "A task's version as a strong ETag (`\"3\"`); a list page's weak one.",
+        "schema": {"type": "string"},
+    },
+}
+
+# Optional request headers an operation may read, described in its text.
+REQUEST_HEADERS: Final[dict[str, dict[str, Any]]] = {
+    "If-Match": {
+        "description": 'Only if the task\'s ETag is one of these (`"3"`, a list, or `*`); '
+        "else 412.",
+        "schema": {"type": "string", "maxLength": 1024},
+    },
+    "If-None-Match": {
+        "description": "304 with no body when the current ETag is one of these (or `*`).",
+        "schema": {"type": "string", "maxLength": 1024},
+    },
+    "Idempotency-Key": {
+        "description": "Retry safely: the first success is replayed for 24 hours to the same "
+        "request with this key (Idempotent-Replayed: true).",
+        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    },
 }
 
 # What each error status means here, and the headers that come with it.
@@ -53,7 +79,13 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     ),
     403: ("The path's user is not the token's user, or the account is inactive.", ()),
     404: ("No such task for this user (or another user's task).", ()),
-    409: ("The email or username is already taken.", ()),
+    409: (
+        "The email or username is already taken; or a request with this Idempotency-Key is "
+        "still running.",
+        (),
+    ),
+    410: ("The sync token is older than the change history kept: sync from the start.", ()),
+    412: ("If-Match named no current ETag of the task; nothing changed.", ("ETag",)),
     413: ("The body is larger than 65,536 bytes.", ()),
     415: ("The body is not JSON.", ()),
     422: ("The JSON object or the query string breaks a rule; `errors` lists each.", ()),
@@ -88,6 +120,7 @@ class Operation:
     form: type[BaseModel] | None = None  # also accepted as application/x-www-form-urlencoded
     query: type[BaseModel] | None = None
     secured: bool = True
+    request_headers: tuple[str, ...] = ()  # optional headers it reads (REQUEST_HEADERS)
 
 
 def operation(**declared: Any) -> Callable[[F], F]:
@@ -230,6 +263,13 @@ def _operation(path: str, op: Operation, schemas: _Schemas) -> dict[str, Any]:
         "responses": _responses(op, schemas),
     }
     parameters = _parameters(path, op.query)
+    if op.request_headers:
+        # In words, not as parameters: no schema can say which values a request's outcome
+        # depends on (the task's version now, the key's first body), so a generator fed
+        # them would call every 412 or 422 a defect.
+        document["description"] = "Optional request headers: " + "; ".join(
+            f"`{name}`: {REQUEST_HEADERS[name]['description']}" for name in op.request_headers
+        )
     if parameters:
         document["parameters"] = parameters
     if op.body is not None:
@@ -247,7 +287,8 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     for route in routes:
         if isinstance(route, Route):
             for method, op in _operations(route).items():
-                paths.setdefault(route.path, {})[method] = _operation(route.path, op, schemas)
+                path = route.path_format  # the template without convertors
+                paths.setdefault(path, {})[method] = _operation(path, op, schemas)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

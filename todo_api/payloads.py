@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -19,11 +18,9 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-# The deepest body read: the object itself is level 1; no body of this API needs more than 3.
-# Nothing below this module walks client data recursively past it (parsers, NUL scan, pydantic).
-MAX_DEPTH = 32
-# The bytes that matter to nesting: brackets, and what starts, ends or escapes a string.
-_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+# No body of this API nests deeper than 3; a client's nesting is walked without recursion and
+# refused well before a parser's or the interpreter's recursion limit could be reached.
+MAX_JSON_DEPTH = 32
 
 
 class JSONResponse(Response):
@@ -48,37 +45,9 @@ def _unsupported(kind: str, accepted: str) -> Problem:
     return Problem(415, f"Content type {shown} is not supported; send {accepted}")
 
 
-def _deeper_than(raw: bytes, limit: int) -> bool:
-    """Whether JSON text nests arrays and objects more than `limit` levels, by one pass over
-    the bytes (brackets inside strings do not count): no parser is trusted to stop first."""
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return False  # the usual case, at the speed of bytes.count
-    depth = 0
-    in_string = False
-    escaped_at = -1  # the position of the byte a backslash escapes
-    for match in _STRUCTURE.finditer(raw):
-        char, at = match[0], match.start()
-        if in_string:
-            if at == escaped_at:
-                continue
-            if char == b"\\":
-                escaped_at = at + 1
-            elif char == b'"':
-                in_string = False
-        elif char == b'"':
-            in_string = True
-        elif char in b"[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in b"]}":
-            depth -= 1
-    return False
-
-
 def _parse_json(raw: bytes) -> Any:
-    if _deeper_than(raw, MAX_DEPTH):
-        raise Problem(400, f"The body is nested more than {MAX_DEPTH} levels deep")
+    if _nesting(raw) > MAX_JSON_DEPTH:
+        raise Problem(400, f"The body nests more than {MAX_JSON_DEPTH} levels deep")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -87,9 +56,36 @@ def _parse_json(raw: bytes) -> Any:
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         orjson.dumps(value)  # refuses lone surrogates, which PostgreSQL could not store
-    except (ValueError, TypeError, orjson.JSONEncodeError):
+    except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
         raise Problem(400, "The body is not valid JSON") from None
     return value
+
+
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest nesting of brackets outside strings, in one pass without recursion. On
+    text that is not JSON the figure means nothing, and the parser refuses that text anyway."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in _CLOSERS:
+            depth -= 1
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:
@@ -97,25 +93,24 @@ def _reject_constant(name: str) -> Any:
 
 
 def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """Where the first string (value or key) holding a NUL is, depth first; iterative, so no
-    nesting can exhaust the stack."""
+    """Where the first NUL character is, in keys or strings; walked with a stack, not recursion."""
     pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
     while pending:
-        value, loc = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return loc
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where
             continue
-        if isinstance(value, dict):
-            items: list[tuple[str | int, Any]] = list(value.items())
-        elif isinstance(value, list):
-            items = list(enumerate(value))
+        if isinstance(item, dict):
+            entries: list[tuple[str | int, Any]] = list(item.items())
+        elif isinstance(item, list):
+            entries = list(enumerate(item))
         else:
             continue
-        for key, _ in items:
+        for key, child in reversed(entries):  # reversed: the first one found is the first
             if isinstance(key, str) and "\x00" in key:
-                return (*loc, key)
-        pending.extend((item, (*loc, key)) for key, item in reversed(items))
+                return (*where, key)
+            pending.append((child, (*where, key)))
     return None
 
 

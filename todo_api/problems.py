@@ -1,8 +1,6 @@
-"""RFC 9457 problem+json: the one shape of every error, and the exception that carries one.
-
-A leaf, like Starlette's exceptions.py: any layer may raise a Problem or send a ProblemResponse,
-and this module imports nothing of the app. Which exception becomes which problem is decided
-where the app is wired (todo_api/app.py)."""
+"""RFC 9457 problem+json: the one shape of every error. A leaf, like Starlette's exceptions.py:
+it imports nothing of ours, so any layer can raise a Problem; the handlers that turn other
+layers' exceptions into problems live in handlers.py, wired where the app is (app.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +9,8 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -72,5 +72,30 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers
 
-    def response(self) -> ProblemResponse:
-        return ProblemResponse(self.status, self.detail, errors=self.errors, headers=self.headers)
+
+def _respond(problem: Problem) -> Response:
+    return ProblemResponse(
+        problem.status, problem.detail, errors=problem.errors, headers=problem.headers
+    )
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return _respond(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (and any HTTPException), as problems; headers (Allow) kept."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = f"No resource at {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+    else:
+        detail = exc.detail
+    return _respond(Problem(exc.status_code, detail, headers=exc.headers))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """The last resort: a 500 problem with no detail of the cause (the log has it)."""
+    return _respond(Problem(500, "An unexpected error occurred; it has been logged"))

@@ -10,6 +10,7 @@ from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import Database
 from todo_api.settings import Settings
+from todo_api.sync_tokens import SyncTokens
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Services:
     db: Database
     hasher: PasswordHasher
     cursors: CursorCodec
+    sync_tokens: SyncTokens
 
 
 def services(request: Request) -> Services:

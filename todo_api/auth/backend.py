@@ -8,14 +8,16 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Bas
 from starlette.requests import HTTPConnection, Request
 
 from todo_api.auth.tokens import InvalidToken, read_token
+from todo_api.caller import Caller
 from todo_api.problems import Problem
 
 
 class TokenUser(BaseUser):
-    """The user a valid token names; whether they still exist is the database's to say."""
+    """The caller a valid token names; whether they may still act is the database's to say."""
 
-    def __init__(self, user_id: str) -> None:
-        self.id = user_id
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+        self.id = caller.user_id
 
     @property
     def is_authenticated(self) -> bool:
@@ -57,7 +59,7 @@ class BearerTokenBackend(AuthenticationBackend):
             user_id = read_token(self.secret, token)
         except InvalidToken:
             return AuthCredentials(), NoUser(token_sent=True)
-        return AuthCredentials(["authenticated"]), TokenUser(user_id)
+        return AuthCredentials(["authenticated"]), TokenUser(Caller(user_id))
 
 
 def unauthorized(token_sent: bool, detail: str) -> Problem:
@@ -65,11 +67,11 @@ def unauthorized(token_sent: bool, detail: str) -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def require_user(request: Request) -> str:
-    """The id of the token's user, or a 401 problem."""
+def require_user(request: Request) -> Caller:
+    """The token's caller, or a 401 problem."""
     user = request.user
     if isinstance(user, TokenUser):
-        return user.id
+        return user.caller
     token_sent = isinstance(user, NoUser) and user.token_sent
     detail = "The access token is invalid or expired" if token_sent else "Not authenticated"
     raise unauthorized(token_sent, detail)

@@ -9,7 +9,7 @@ import uuid
 import jwt
 
 ALGORITHM = "HS256"
-_REQUIRED = ["sub", "iat", "exp"]
+_REQUIRED = ["sub", "iat", "exp", "jti"]
 VERIFIED_TOKENS = 10_000  # tokens remembered after verification (about 2 MB at most)
 
 

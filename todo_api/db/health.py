@@ -5,6 +5,8 @@ from __future__ import annotations
 from todo_api.db.pool import Database
 from todo_api.db.queries import query
 
+PING = query("ping")
+
 
 async def ping(db: Database) -> None:
-    await db.fetchrow(query("ping"))
+    await db.fetchrow(*PING())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -32,6 +33,11 @@ log = logging.getLogger("todo_api")
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or did not answer in time."""
+
+
+class DatabaseMisconfigured(Exception):
+    """The database answered, but refuses this configuration (a bad URL option, a wrong
+    password): waiting longer will not help."""
 
 
 def _split(url: str) -> tuple[str, str, str, list[tuple[str, str]], str]:
@@ -63,13 +69,38 @@ def masked(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def statement_cache_size(settings: Settings, url: str) -> int:
-    """Prepared statements break behind a transaction pooler, so the cache is off there."""
-    enabled = settings.db_statement_cache
-    if enabled is None:
-        host = urlsplit(url).hostname or ""
-        enabled = "-pooler" not in host
-    return 100 if enabled else 0
+STATEMENT_CACHE_SIZE = 100
+
+
+def _named_as_pooler(url: str) -> bool:
+    """Neon names its pooled endpoints `...-pooler...`."""
+    return "-pooler" in (urlsplit(url).hostname or "")
+
+
+async def behind_a_pooler(conn: asyncpg.Connection) -> bool:
+    """Whether a connection reaches PostgreSQL through a pooler or proxy. The process id that
+    came in the server's BackendKeyData at connect is the backend's own on a direct connection;
+    PgBouncer, Supavisor and Neon's proxy send one of their own, so it is not the backend's."""
+    backend: int = await conn.fetchval("SELECT pg_backend_pid()")
+    return conn.get_server_pid() != backend
+
+
+async def statement_cache_usable(settings: Settings, url: str, conn: asyncpg.Connection) -> bool:
+    """DB_STATEMENT_CACHE=on|off decides; unset, the cache is on for a direct connection and off
+    through a pooler, where a transaction may run on a server connection that never saw the
+    statement prepared (or another client's statement under the same name)."""
+    if settings.db_statement_cache is not None:
+        return settings.db_statement_cache
+    return not _named_as_pooler(url) and not await behind_a_pooler(conn)
+
+
+def _connect_arguments(settings: Settings, statement_cache: bool) -> dict[str, Any]:
+    return {
+        "timeout": settings.db_request_timeout,
+        "command_timeout": settings.db_command_timeout,
+        "statement_cache_size": STATEMENT_CACHE_SIZE if statement_cache else 0,
+        "server_settings": {"application_name": "todo-api"},
+    }
 
 
 class StatelessConnection(asyncpg.Connection):
@@ -82,38 +113,45 @@ class StatelessConnection(asyncpg.Connection):
         return ""
 
 
-async def create_pool(settings: Settings, url: str) -> Pool:
-    """Open the pool, waiting for the database as `connect_with_retry` does. Later, connections
-    that die are replaced by asyncpg on the next acquire, so an outage heals by itself."""
-    return await connect_with_retry(
+async def open_database(settings: Settings, url: str) -> Database:
+    """The pool behind a Database, waiting for the database as `connect_with_retry` does, with
+    the statement cache decided from the connection itself. Later, connections that die are
+    replaced by asyncpg on the next acquire, so an outage heals by itself."""
+    statement_cache = await wait_for_database(settings, url)
+    pool = await connect_with_retry(
         settings,
         url,
         lambda: asyncpg.create_pool(
             asyncpg_dsn(url),
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
-            timeout=settings.db_request_timeout,
-            command_timeout=settings.db_command_timeout,
             max_inactive_connection_lifetime=MAX_IDLE_SECONDS,
-            statement_cache_size=statement_cache_size(settings, url),
-            server_settings={"application_name": "todo-api"},
             connection_class=StatelessConnection,
+            **_connect_arguments(settings, statement_cache),
         ),
+    )
+    return Database(
+        pool,
+        acquire_timeout=settings.db_request_timeout,
+        statement_cache=statement_cache,
+        uncached_arguments=(asyncpg_dsn(url), _connect_arguments(settings, False)),
     )
 
 
-async def wait_for_database(settings: Settings, url: str) -> None:
-    """Return once the database accepts a connection (before migrating at start-up)."""
+async def wait_for_database(settings: Settings, url: str) -> bool:
+    """Return once the database accepts a connection (before migrating at start-up), saying
+    whether prepared statements survive on it (see `statement_cache_usable`)."""
 
-    async def probe() -> None:
+    async def probe() -> bool:
         conn = await asyncpg.connect(
-            asyncpg_dsn(url),
-            timeout=settings.db_request_timeout,
-            statement_cache_size=statement_cache_size(settings, url),
+            asyncpg_dsn(url), timeout=settings.db_request_timeout, statement_cache_size=0
         )
-        await conn.close()
+        try:
+            return await statement_cache_usable(settings, url, conn)
+        finally:
+            await conn.close()
 
-    await connect_with_retry(settings, url, probe)
+    return await connect_with_retry(settings, url, probe)
 
 
 async def connect_with_retry(
@@ -126,6 +164,10 @@ async def connect_with_retry(
     while True:
         try:
             return await connect()
+        except _MISCONFIGURED as exc:
+            raise DatabaseMisconfigured(
+                f"cannot use the database at {masked(url)}: {type(exc).__name__}: {exc}"
+            ) from exc
         except _UNAVAILABLE as exc:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -138,13 +180,14 @@ async def connect_with_retry(
             delay = min(delay * 2, 2.0)
 
 
-# Errors that mean "the database is not there", as opposed to "this query is wrong".
+# Errors that mean "the database is not there", as opposed to "this query is wrong". Not
+# asyncpg's InterfaceError: it covers our own mistakes too (a wrong argument count, a bad DSN
+# option); the one that means a dead connection is told apart by the connection's state.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncio.TimeoutError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
@@ -152,6 +195,18 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.InvalidCatalogNameError,
     asyncpg.exceptions.PostgresConnectionError,
+)
+
+
+_MISCONFIGURED: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ClientConfigurationError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+)
+# A prepared statement the server side does not have (or has twice): behind a transaction
+# pooler that start-up did not recognise. The statement did not run.
+_STATEMENT_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.InvalidSQLStatementNameError,
+    asyncpg.exceptions.DuplicatePreparedStatementError,
 )
 
 
@@ -168,19 +223,68 @@ _DEAD_CONNECTION: tuple[type[BaseException], ...] = (
 )
 
 
+class Runner(Protocol):
+    """What runs a statement: the pool (each statement on its own), or a Transaction."""
+
+    async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None: ...
+
+    async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]: ...
+
+
+class Transaction:
+    """Statements on the connection of Database.transaction()."""
+
+    def __init__(self, conn: Any) -> None:  # a pooled connection (asyncpg's proxy of one)
+        self.conn = conn
+
+    async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self.conn.fetchrow(sql, *args)
+        return row
+
+    async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.conn.fetch(sql, *args)
+        return rows
+
+
 class Database:
     """The pool, with two rules added: any sign that the database is gone is DatabaseUnavailable,
     and a statement that is safe to repeat is retried once when it meets a dead connection
     (one closed by the server while idle, as Neon does when it suspends)."""
 
-    def __init__(self, pool: Pool, acquire_timeout: float) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        acquire_timeout: float,
+        *,
+        statement_cache: bool = False,
+        uncached_arguments: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        self.statement_cache = statement_cache
+        self._uncached_arguments = uncached_arguments
         # Requests wait for a connection in arrival order. asyncpg's pool queue lets a newcomer
         # take a connection released while earlier waiters are still waking, so under load
         # some requests waited many times over (a p99 3x the median's neighbours). asyncio's
         # Semaphore is first come, first served.
         self._turns = asyncio.Semaphore(pool.get_max_size())
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection, taken in arrival order within the acquire timeout."""
+        # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
+        async with asyncio.timeout(self.acquire_timeout):
+            await self._turns.acquire()
+            try:
+                conn = await self.pool.acquire()
+            except BaseException:
+                self._turns.release()
+                raise
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+            self._turns.release()
 
     async def _run(self, method: str, sql: str, args: tuple[Any, ...], retry: bool) -> Any:
         # Every idle connection may be dead at once (the server restarted, or suspended), so a
@@ -190,19 +294,17 @@ class Database:
         while True:
             attempt += 1
             try:
-                # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
-                async with asyncio.timeout(self.acquire_timeout):
-                    await self._turns.acquire()
+                async with self._connection() as conn:
                     try:
-                        conn = await self.pool.acquire()
-                    except BaseException:
-                        self._turns.release()
+                        return await getattr(conn, method)(sql, *args)
+                    except asyncpg.exceptions.InterfaceError as exc:
+                        if conn.is_closed():  # the connection died under us: not our mistake
+                            raise ConnectionResetError(str(exc)) from exc
                         raise
-                try:
-                    return await getattr(conn, method)(sql, *args)
-                finally:
-                    await self.pool.release(conn)
-                    self._turns.release()
+            except _STATEMENT_LOST as exc:
+                if not self.statement_cache or attempt >= tries:
+                    raise DatabaseUnavailable(type(exc).__name__) from exc
+                await self._stop_caching_statements(exc)
             except (*_NEVER_SENT, *_DEAD_CONNECTION) as exc:
                 safe = retry or isinstance(exc, _NEVER_SENT)
                 if not safe or attempt >= tries:
@@ -211,9 +313,34 @@ class Database:
             except _UNAVAILABLE as exc:
                 raise DatabaseUnavailable(type(exc).__name__) from exc
 
+    async def _stop_caching_statements(self, exc: BaseException) -> None:
+        """Prepared statements do not survive here: new connections go without the cache, and
+        the pooled ones are replaced as they come back."""
+        log.warning(
+            "prepared statements do not survive on this database connection (%s): a "
+            "transaction pooler; the statement cache is now off",
+            type(exc).__name__,
+        )
+        self.statement_cache = False
+        if self._uncached_arguments is not None:
+            dsn, arguments = self._uncached_arguments
+            self.pool.set_connect_args(dsn, **arguments)
+        await self.pool.expire_connections()
+
     async def fetchrow(self, sql: str, *args: Any, retry: bool = True) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self._run("fetchrow", sql, args, retry)
         return row
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Statements on one connection in one transaction: committed when the block ends,
+        rolled back when it raises. Through a transaction pooler that is still one server
+        connection throughout. Nothing in it is retried."""
+        try:
+            async with self._connection() as conn, conn.transaction():
+                yield Transaction(conn)
+        except (*_NEVER_SENT, *_DEAD_CONNECTION, *_UNAVAILABLE) as exc:
+            raise DatabaseUnavailable(type(exc).__name__) from exc
 
     async def fetch(self, sql: str, *args: Any, retry: bool = True) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run("fetch", sql, args, retry)

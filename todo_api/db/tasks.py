@@ -1,19 +1,96 @@
-"""Tasks: one async function per query in sql/task*.sql. Every query is scoped by user_id in SQL
-and returns nothing unless that user exists and is active."""
+"""Tasks: one async function per query in sql/task*.sql. Every query is scoped by the caller's
+user_id in SQL and returns nothing unless the caller rule (sql/_caller.sql) lets them act.
+
+The list query is one statement shape (sql/templates/tasks_page.sql) rendered at import for
+each sort order from SORTS, a fixed table of sort keys: only the identifiers and keywords in
+that table ever become SQL text; filter values and cursors always travel as parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import date, datetime
+from typing import Final, Literal
 
 import asyncpg
 
-from todo_api.db.pool import Database
-from todo_api.db.queries import query
+from todo_api.caller import Caller
+from todo_api.cursors import KeyType
+from todo_api.db.pool import Runner
+from todo_api.db.queries import Query, query, render
+from todo_api.db.users import UserStatus, status_of
 
-# The column each sort orders by; a cursor holds the last row's value of it.
-SORT_KEY: Final = {"created": "created_at", "updated": "updated_at", "title": "title"}
+TASK_INSERT = query("task_insert")
+TASK_GET = query("task_get")
+TASK_UPDATE = query("task_update")
+TASK_SET_COMPLETED = query("task_set_completed")
+TASK_DELETE = query("task_delete")
+TASK_MOVE = query("task_move")
+TASKS_CLEAR_COMPLETED = query("tasks_clear_completed")
+TASKS_TAGS = query("tasks_tags")
+
+Order = Literal["asc", "desc"]
+ORDERS: Final[tuple[Order, ...]] = ("asc", "desc")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """How one sort order orders tasks. A cursor carries the last row's value of `column`; the
+    statement compares rows by `expression` over that column (then by id, unless the key is
+    unique per user). `nulls_last`: rows without a value come last in both directions (the key
+    is the value or +/-infinity, so the index on that expression serves either order)."""
+
+    column: str
+    key_type: KeyType
+    sql_type: str
+    default_order: Order
+    expression: str = "{}"
+    nulls_last: bool = False
+    unique: bool = False
+
+    def key(self, value: str, order: Order) -> str:
+        """The sort key over the SQL expression `value` (a column or the cursor's parameter)."""
+        key = self.expression.format(value)
+        if self.nulls_last:
+            infinity = "infinity" if order == "asc" else "-infinity"
+            key = f"COALESCE({key}, '{infinity}'::{self.sql_type})"
+        return key
+
+
+# The sort orders of GET /api/{user_id}/tasks; each has an index starting (user_id, key, ...).
+SORTS: Final = {
+    "created": SortKey("created_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
+    "updated": SortKey("updated_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
+    "title": SortKey("title", KeyType.TEXT, "text", "asc", expression="lower({})"),
+    "due": SortKey("due_date", KeyType.DATE, "date", "asc", nulls_last=True),
+    "priority": SortKey("priority", KeyType.TEXT, "task_priority", "desc"),
+    "position": SortKey("position", KeyType.TEXT, "text", "asc", unique=True),
+}
+
+
+def _page_query(sort: str, order: Order, after_cursor: bool) -> Query:
+    spec = SORTS[sort]
+    row = [spec.key(f"t.{spec.column}", order)]
+    after = [spec.key(f":after_key::text::{spec.sql_type}", order)]
+    if not spec.unique:
+        row.append("t.id")
+        after.append(":after_id::bigint")
+    operator = ">" if order == "asc" else "<"
+    keyset = f"({', '.join(row)}) {operator} ({', '.join(after)})" if after_cursor else "true"
+    return render(
+        "tasks_page",
+        f"tasks_page_{sort}_{order}{'_after' if after_cursor else ''}",
+        {"keyset": keyset, "order_by": ", ".join(f"{k} {order.upper()}" for k in row)},
+    )
+
+
+# Per sort and order: the first page's statement and the one for a page after a cursor.
+PAGES: Final = {
+    (sort, order, after_cursor): _page_query(sort, order, after_cursor)
+    for sort in SORTS
+    for order in ORDERS
+    for after_cursor in (False, True)
+}
 
 
 class _Unset:
@@ -23,12 +100,30 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
+class MoveRefused(Exception):
+    """`after` names the moved task itself, or no task of the caller's."""
+
+
 @dataclass(frozen=True)
 class Page:
-    owner_active: bool | None  # None: no such user
+    owner: UserStatus
     total: int
     rows: list[asyncpg.Record]
     has_more: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list keeps; None (or empty) keeps everything."""
+
+    completed: bool | None = None
+    search: str | None = None
+    tags: Sequence[str] = ()
+    priorities: Sequence[str] = ()
+    due_after: date | None = None
+    due_before: date | None = None
+    overdue: bool | None = None
+    today: date | None = None  # the caller's today, for `overdue`
 
 
 def like_pattern(text: str) -> str:
@@ -37,74 +132,168 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _day(value: date | None) -> str | None:
+    """A date as the statements take it: text (asyncpg sends 9999-12-31 as infinity)."""
+    return None if value is None else value.isoformat()
+
+
 async def insert_task(
-    db: Database, user_id: str, title: str, description: str | None, completed: bool
+    db: Runner,
+    caller: Caller,
+    title: str,
+    description: str | None,
+    completed: bool,
+    due_date: date | None = None,
+    priority: str = "none",
+    tags: Sequence[str] = (),
 ) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        query("task_insert"), user_id, title, description, completed, retry=False
+    statement = TASK_INSERT(
+        **caller.params,
+        title=title,
+        description=description,
+        completed=completed,
+        due_date=_day(due_date),
+        priority=priority,
+        tags=list(tags),
     )
+    return await db.fetchrow(*statement, retry=False)
 
 
-async def get_task(db: Database, user_id: str, task_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(query("task_get"), user_id, task_id)
+async def get_task(db: Runner, caller: Caller, task_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(*TASK_GET(**caller.params, task_id=task_id))
 
 
 async def update_task(
-    db: Database,
-    user_id: str,
+    db: Runner,
+    caller: Caller,
     task_id: int,
     *,
     title: str | _Unset = UNSET,
     description: str | _Unset | None = UNSET,
     completed: bool | None = None,
+    due_date: date | _Unset | None = UNSET,
+    priority: str | None = None,
+    tags: Sequence[str] | None = None,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Change the given fields in one statement; completed=None leaves it alone."""
-    return await db.fetchrow(
-        query("task_update"),
-        user_id,
-        task_id,
-        not isinstance(title, _Unset),
-        None if isinstance(title, _Unset) else title,
-        not isinstance(description, _Unset),
-        None if isinstance(description, _Unset) else description,
-        completed,
+    """Change the given fields in one statement; completed, priority or tags None leaves it.
+    With `if_match`, only a task at one of those versions is changed (else None)."""
+    statement = TASK_UPDATE(
+        **caller.params,
+        task_id=task_id,
+        if_match=_versions(if_match),
+        set_title=not isinstance(title, _Unset),
+        title=None if isinstance(title, _Unset) else title,
+        set_description=not isinstance(description, _Unset),
+        description=None if isinstance(description, _Unset) else description,
+        completed=completed,
+        set_due_date=not isinstance(due_date, _Unset),
+        due_date=None if isinstance(due_date, _Unset) else _day(due_date),
+        priority=priority,
+        tags=None if tags is None else list(tags),
     )
+    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail.
+    return await db.fetchrow(*statement, retry=if_match is None)
+
+
+def _versions(if_match: Sequence[int] | None) -> list[int] | None:
+    return None if if_match is None else list(if_match)
 
 
 async def set_completed(
-    db: Database, user_id: str, task_id: int, completed: bool | None
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    completed: bool | None,
+    *,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
     """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
-    return await db.fetchrow(
-        query("task_set_completed"), user_id, task_id, completed, retry=completed is not None
+    statement = TASK_SET_COMPLETED(
+        **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
     )
+    return await db.fetchrow(*statement, retry=completed is not None and if_match is None)
 
 
-async def delete_task(db: Database, user_id: str, task_id: int) -> bool:
-    return await db.fetchrow(query("task_delete"), user_id, task_id, retry=False) is not None
+async def move_task(
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    after_id: int | None,
+    *,
+    if_match: Sequence[int] | None = None,
+) -> asyncpg.Record | None:
+    """Put the task right after task `after_id` (None: on top). None when there is no such task
+    (or the caller may not act); MoveRefused when `after_id` is itself or not the caller's."""
+    statement = TASK_MOVE(
+        **caller.params, task_id=task_id, after_id=after_id, if_match=_versions(if_match)
+    )
+    try:
+        return await db.fetchrow(*statement, retry=if_match is None)
+    except asyncpg.NoDataFoundError:
+        raise MoveRefused from None
+
+
+async def delete_task(
+    db: Runner, caller: Caller, task_id: int, *, if_match: Sequence[int] | None = None
+) -> bool:
+    statement = TASK_DELETE(**caller.params, task_id=task_id, if_match=_versions(if_match))
+    return await db.fetchrow(*statement, retry=False) is not None
+
+
+async def clear_completed(db: Runner, caller: Caller) -> tuple[UserStatus, int]:
+    """Delete every completed task of the caller's; how many went."""
+    row = await db.fetchrow(*TASKS_CLEAR_COMPLETED(**caller.params), retry=False)
+    assert row is not None  # the statement always returns one row
+    return status_of(row["is_active"], row["may_act"]), row["deleted"]
+
+
+async def tag_counts(db: Runner, caller: Caller) -> tuple[UserStatus, list[tuple[str, int]]]:
+    """Every tag on the caller's tasks with how many carry it, by name."""
+    records = await db.fetch(*TASKS_TAGS(**caller.params))
+    head = records[0]
+    counts = [(r["name"], r["count"]) for r in records if r["name"] is not None]
+    return status_of(head["is_active"], head["may_act"]), counts
+
+
+def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
+    """What a cursor after `row` holds for this sort: the row's value of the sort column."""
+    value: datetime | date | str | None = row[SORTS[sort].column]
+    return value
 
 
 async def list_tasks(
-    db: Database,
-    user_id: str,
+    db: Runner,
+    caller: Caller,
+    filters: Filters,
     *,
-    completed: bool | None,
-    search: str | None,
     sort: str,
-    order: str,
+    order: Order,
     limit: int,
-    after: tuple[datetime | str, int] | None,
+    after: tuple[datetime | date | str | None, int] | None,
 ) -> Page:
-    """One keyset page: the rows after `after` (the last row's sort key and id) in this order."""
+    """One keyset page: the rows after `after` (the last row's sort value and id) in this
+    order, and how many rows match the filters in all."""
     key, last_id = after if after is not None else (None, None)
-    pattern = like_pattern(search) if search else None
-    records = await db.fetch(
-        query(f"tasks_page_{sort}_{order}"), user_id, completed, pattern, limit + 1, key, last_id
+    statement = PAGES[sort, order, after is not None](
+        **caller.params,
+        completed=filters.completed,
+        pattern=like_pattern(filters.search) if filters.search else None,
+        tags=list(filters.tags) or None,
+        priorities=list(filters.priorities) or None,
+        due_after=_day(filters.due_after),
+        due_before=_day(filters.due_before),
+        overdue=filters.overdue,
+        today=_day(filters.today),
+        limit=limit + 1,
+        after_key=key.isoformat() if isinstance(key, date | datetime) else key,
+        after_id=last_id,
     )
+    records = await db.fetch(*statement)
     head = records[0]
     rows = [r for r in records if r["id"] is not None]
     return Page(
-        owner_active=head["is_active"],
+        owner=status_of(head["is_active"], head["may_act"]),
         total=head["total"],
         rows=rows[:limit],
         has_more=len(rows) > limit,

@@ -11,8 +11,23 @@ from todo_api.middleware import raw_header
 from todo_api.problems import ProblemResponse
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
-EXPOSED_HEADERS = ("Link", "X-Total-Count", "X-Request-ID", "Location")
+ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Request-ID",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+)
+EXPOSED_HEADERS = (
+    "Link",
+    "X-Total-Count",
+    "X-Request-ID",
+    "Location",
+    "ETag",
+    "Retry-After",
+    "Idempotent-Replayed",
+)
 PREFLIGHT_MAX_AGE = 600
 
 

@@ -1,10 +1,12 @@
 """The outermost layer: gives every request an id (echoed when the client's is well-formed),
 puts it on every response, writes one access-log line, and turns anything that escaped every
 other layer into a 500 problem. It wraps the whole Starlette app, ServerErrorMiddleware
-included, so 500s carry the id too."""
+included, so 500s carry the id too. A client that stops reading the response for
+`send_timeout` seconds is let go (499), so it cannot hold a request open forever."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -35,9 +37,14 @@ def request_id_for(scope: Scope) -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
+class ClientNotReading(Exception):
+    """The client took no part of the response for `send_timeout` seconds."""
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, send_timeout: float = 30.0) -> None:
         self.app = app
+        self.send_timeout = send_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,10 +61,19 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), request_id_header]
-            await send(message)
+            try:
+                # A client that stops reading leaves this waiting for the socket to drain.
+                async with asyncio.timeout(self.send_timeout):
+                    await send(message)
+            except TimeoutError:
+                raise ClientNotReading from None
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientNotReading:
+            # Not a server error: the connection is dropped (uvicorn closes it when the app
+            # returns without finishing the response) and the line says 499.
+            status = 499
         except Exception:
             error_log.exception(
                 "unhandled error", extra={"request_id": request_id, "path": scope.get("path")}
@@ -73,7 +89,7 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope.get("path"),
-                    "route": getattr(route, "path", None),
+                    "route": getattr(route, "path_format", None),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "pid": os.getpid(),

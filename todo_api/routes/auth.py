@@ -82,8 +82,8 @@ async def login(request: Request) -> Response:
     errors=(401, 403, 503),
 )
 async def me(request: Request) -> Response:
-    user_id = require_user(request)
-    user = await users.get_user(services(request).db, user_id)
+    caller = require_user(request)
+    user = await users.get_user(services(request).db, caller.user_id)
     if user is None:
         raise unauthorized(token_sent=True, detail="The token's user no longer exists")
     if not user["is_active"]:

@@ -4,20 +4,30 @@ SQL then touches only that user's rows, so another user's task is simply not fou
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.auth.backend import require_user, unauthorized
+from todo_api.caller import Caller
+from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
-from todo_api.db.pool import Database
+from todo_api.db.pool import Runner
+from todo_api.idempotency import idempotent
 from todo_api.models import (
+    LIST_PARAMETERS,
+    UPDATABLE,
+    DeletedOut,
+    TagCount,
     TaskComplete,
     TaskCreate,
     TaskListQuery,
+    TaskMove,
     TaskOut,
     TaskUpdate,
     task_json,
@@ -33,17 +43,37 @@ MAX_TASK_ID = 2**63 - 1
 TASK_LINK = {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"}
 TASK_LINKS = {
     name: {"operationId": name, "parameters": TASK_LINK}
-    for name in ("getTask", "updateTask", "completeTask", "deleteTask")
+    for name in ("getTask", "updateTask", "completeTask", "moveTask", "deleteTask")
 }
 AUTHORISED = (401, 403, 503)
+# Paths under /tasks/ that are not a task: `{task_id:task_id}` never matches them, so a method
+# they do not allow is 405 from their own route rather than "task not found" (or 405 with a
+# task's Allow list) from the task routes. ("changes" is the sync feed's.)
+LITERAL_TASK_PATHS = ("clear-completed", "changes")
+
+
+class TaskIdConvertor(Convertor[str]):
+    """A path segment that is not one of LITERAL_TASK_PATHS; checked as an id by _task_id."""
+
+    regex = "(?!(?:" + "|".join(map(re.escape, LITERAL_TASK_PATHS)) + ")(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("task_id", TaskIdConvertor())
 _TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
-def _owner(request: Request) -> str:
-    user_id = require_user(request)
-    if request.path_params["user_id"] != user_id:
+def owner_of(request: Request) -> Caller:
+    """The caller, when the token's user is the path's user; else 401 or 403."""
+    caller = require_user(request)
+    if request.path_params["user_id"] != caller.user_id:
         raise Problem(403, "This token does not give access to another user's tasks")
-    return user_id
+    return caller
 
 
 def _task_id(request: Request) -> int:
@@ -53,24 +83,45 @@ def _task_id(request: Request) -> int:
     raise Problem(404, f"Task {raw} not found")
 
 
-def _refuse_user(active: bool | None) -> None:
-    """A 401 or 403 when the token's user is gone or inactive; nothing when active."""
-    if active is None:
+def refuse_user(status: users.UserStatus) -> None:
+    """A 401 or 403 when the caller rule refuses the token's user; nothing when they may act."""
+    if status is users.UserStatus.MISSING:
         raise unauthorized(token_sent=True, detail="The token's user no longer exists")
-    if not active:
+    if status is users.UserStatus.INACTIVE:
         raise Problem(403, INACTIVE)
+    if status is users.UserStatus.REFUSED:
+        raise unauthorized(token_sent=True, detail="The token's session has ended")
 
 
-async def _not_found(db: Database, user_id: str, task_id: int | None) -> NoReturn:
-    """No row came back: say why, the user's status first."""
-    status = await users.user_status(db, user_id)
-    _refuse_user(None if status is users.UserStatus.MISSING else status is users.UserStatus.ACTIVE)
+async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
+    """No row came back: say why, the caller's status first."""
+    refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Task {task_id} not found")
+
+
+async def _not_written(
+    db: Runner, caller: Caller, task_id: int, if_match: list[int] | None
+) -> NoReturn:
+    """A write found no row: the caller may not act, the task is missing (404), or it exists
+    at another version than If-Match named (412 with its current ETag; nothing changed)."""
+    if if_match is not None:
+        current = await tasks.get_task(db, caller, task_id)
+        if current is not None:
+            etag = task_etag(current["version"])
+            detail = f"Task {task_id} has changed: its ETag is now {etag}"
+            raise Problem(412, detail, headers={"ETag": etag})
+    await _not_found(db, caller, task_id)
+
+
+def _if_match(request: Request) -> list[int] | None:
+    return if_match_versions(request.headers.get("if-match"))
 
 
 def _task_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
+    """One task, with its ETag."""
+    headers = {**(headers or {}), "ETag": task_etag(row["version"])}
     return JSONResponse(task_json(row), status_code=status_code, headers=headers)
 
 
@@ -79,18 +130,31 @@ def _task_response(
     summary="Create a task",
     tag="tasks",
     body=TaskCreate,
-    replies=(Reply(201, "The task.", TaskOut, headers=("Location",), links=TASK_LINKS),),
-    errors=(400, 413, 415, 422, *AUTHORISED),
+    replies=(Reply(201, "The task.", TaskOut, headers=("Location", "ETag"), links=TASK_LINKS),),
+    errors=(400, 409, 413, 415, 422, *AUTHORISED),
+    request_headers=("Idempotency-Key",),
 )
 async def create_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = owner_of(request)
     body = validated(TaskCreate, await json_object(request))
-    db = services(request).db
-    row = await tasks.insert_task(db, user_id, body.title, body.description, body.completed)
-    if row is None:
-        await _not_found(db, user_id, None)
-    location = f"/api/{user_id}/tasks/{row['id']}"
-    return _task_response(row, 201, {"Location": location})
+
+    async def create(db: Runner) -> Response:
+        row = await tasks.insert_task(
+            db,
+            caller,
+            body.title,
+            body.description,
+            body.completed,
+            body.due_date,
+            body.priority,
+            body.tags,
+        )
+        if row is None:
+            await _not_found(db, caller, None)
+        location = f"/api/{caller.user_id}/tasks/{row['id']}"
+        return _task_response(row, 201, {"Location": location})
+
+    return await idempotent(request, services(request).db, caller, create)
 
 
 @operation(
@@ -99,78 +163,109 @@ async def create_task(request: Request) -> Response:
     tag="tasks",
     query=TaskListQuery,
     replies=(
-        Reply(200, "A page of tasks.", TaskOut, many=True, headers=("X-Total-Count", "Link")),
+        Reply(
+            200,
+            "A page of tasks.",
+            TaskOut,
+            many=True,
+            headers=("X-Total-Count", "Link", "ETag"),
+        ),
+        Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
     errors=(422, *AUTHORISED),
+    request_headers=("If-None-Match",),
 )
 async def list_tasks(request: Request) -> Response:
-    user_id = _owner(request)
-    params = validated(TaskListQuery, dict(request.query_params), where="query")
+    caller = owner_of(request)
+    query: dict[str, Any] = dict(request.query_params)
+    for name in LIST_PARAMETERS:  # repeatable: every value, in order
+        query.pop(name, None)
+        values = request.query_params.getlist(name)
+        if values:
+            query[name] = values
+    params = validated(TaskListQuery, query, where="query")
+    order = params.order or tasks.SORTS[params.sort].default_order
+    key_type = tasks.SORTS[params.sort].key_type
     svc = services(request)
     after = None
     if params.cursor is not None:
         try:
-            after = svc.cursors.decode(params.cursor, params.sort, params.direction)
+            after = svc.cursors.decode(params.cursor, params.sort, order, key_type)
         except InvalidCursor as exc:
             error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
-    page = await tasks.list_tasks(
-        svc.db,
-        user_id,
+    filters = tasks.Filters(
         completed=params.completed,
         search=params.q,
-        sort=params.sort,
-        order=params.direction,
-        limit=params.limit,
-        after=after,
+        tags=params.tag,
+        priorities=params.priority,
+        due_after=params.due_after,
+        due_before=params.due_before,
+        overdue=params.overdue_flag,
+        today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
     )
-    _refuse_user(page.owner_active)
+    page = await tasks.list_tasks(
+        svc.db, caller, filters, sort=params.sort, order=order, limit=params.limit, after=after
+    )
+    refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         last = page.rows[-1]
-        key = last[tasks.SORT_KEY[params.sort]]
-        cursor = svc.cursors.encode(params.sort, params.direction, key, last["id"])
+        key = tasks.cursor_key(params.sort, last)
+        cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
         headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
-    return JSONResponse([task_json(row) for row in page.rows], headers=headers)
+    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
+    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return response
 
 
 @operation(
     operation_id="getTask",
     summary="Get a task",
     tag="tasks",
-    replies=(Reply(200, "The task.", TaskOut),),
+    replies=(
+        Reply(200, "The task.", TaskOut, headers=("ETag",)),
+        Reply(304, "If-None-Match held the task's ETag.", headers=("ETag",)),
+    ),
     errors=(404, *AUTHORISED),
+    request_headers=("If-None-Match",),
 )
 async def get_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     db = services(request).db
-    row = await tasks.get_task(db, user_id, task_id)
+    row = await tasks.get_task(db, caller, task_id)
     if row is None:
-        await _not_found(db, user_id, task_id)
+        await _not_found(db, caller, task_id)
+    etag = task_etag(row["version"])
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
     return _task_response(row)
 
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed",
+    summary="Change any of title, description, completed, due_date, priority, tags",
     tag="tasks",
     body=TaskUpdate,
-    replies=(Reply(200, "The updated task.", TaskOut),),
-    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+    replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
+    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match",),
 )
 async def update_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskUpdate, await json_object(request))
     given = body.model_fields_set
-    changes: dict[str, Any] = {
-        name: getattr(body, name) for name in given & {"title", "description", "completed"}
-    }
+    changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
-    row = await tasks.update_task(db, user_id, task_id, **changes)
+    if_match = _if_match(request)
+    row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
     if row is None:
-        await _not_found(db, user_id, task_id)
+        await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
 
 
@@ -180,18 +275,23 @@ async def update_task(request: Request) -> Response:
     tag="tasks",
     body=TaskComplete,
     body_required=False,
-    replies=(Reply(200, "The task.", TaskOut),),
-    errors=(400, 404, 413, 415, 422, *AUTHORISED),
+    replies=(Reply(200, "The task.", TaskOut, headers=("ETag",)),),
+    errors=(400, 404, 409, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match", "Idempotency-Key"),
 )
 async def complete_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskComplete, await json_object(request, optional=True))
-    db = services(request).db
-    row = await tasks.set_completed(db, user_id, task_id, body.completed)
-    if row is None:
-        await _not_found(db, user_id, task_id)
-    return _task_response(row)
+    if_match = _if_match(request)
+
+    async def complete(db: Runner) -> Response:
+        row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
+        if row is None:
+            await _not_written(db, caller, task_id, if_match)
+        return _task_response(row)
+
+    return await idempotent(request, services(request).db, caller, complete)
 
 
 @operation(
@@ -199,15 +299,74 @@ async def complete_task(request: Request) -> Response:
     summary="Delete a task",
     tag="tasks",
     replies=(Reply(204, "Deleted."),),
-    errors=(404, *AUTHORISED),
+    errors=(404, 412, *AUTHORISED),
+    request_headers=("If-Match",),
 )
 async def delete_task(request: Request) -> Response:
-    user_id = _owner(request)
+    caller = owner_of(request)
     task_id = _task_id(request)
     db = services(request).db
-    if not await tasks.delete_task(db, user_id, task_id):
-        await _not_found(db, user_id, task_id)
+    if_match = _if_match(request)
+    if not await tasks.delete_task(db, caller, task_id, if_match=if_match):
+        await _not_written(db, caller, task_id, if_match)
     return Response(status_code=204)
+
+
+@operation(
+    operation_id="moveTask",
+    summary="Put a task right after another of the user's tasks, or on top",
+    tag="tasks",
+    body=TaskMove,
+    replies=(
+        Reply(200, "The moved task (only its position changed).", TaskOut, headers=("ETag",)),
+    ),
+    errors=(400, 404, 412, 413, 415, 422, *AUTHORISED),
+    request_headers=("If-Match",),
+)
+async def move_task(request: Request) -> Response:
+    caller = owner_of(request)
+    task_id = _task_id(request)
+    body = validated(TaskMove, await json_object(request))
+    db = services(request).db
+    if_match = _if_match(request)
+    try:
+        row = await tasks.move_task(db, caller, task_id, body.after, if_match=if_match)
+    except tasks.MoveRefused:
+        detail = f"Task {task_id} cannot be moved after task {body.after}"
+        msg = "Not another task of this user's"
+        error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
+        raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
+    if row is None:
+        await _not_written(db, caller, task_id, if_match)
+    return _task_response(row)
+
+
+@operation(
+    operation_id="clearCompleted",
+    summary="Delete every completed task of the user",
+    tag="tasks",
+    replies=(Reply(200, "How many tasks were deleted.", DeletedOut),),
+    errors=AUTHORISED,
+)
+async def clear_completed(request: Request) -> Response:
+    caller = owner_of(request)
+    owner, deleted = await tasks.clear_completed(services(request).db, caller)
+    refuse_user(owner)
+    return JSONResponse({"deleted": deleted})
+
+
+@operation(
+    operation_id="listTags",
+    summary="Every tag on the user's tasks, with how many tasks carry it, by name",
+    tag="tasks",
+    replies=(Reply(200, "The tags, in code-point order of their names.", TagCount, many=True),),
+    errors=AUTHORISED,
+)
+async def list_tags(request: Request) -> Response:
+    caller = owner_of(request)
+    owner, counts = await tasks.tag_counts(services(request).db, caller)
+    refuse_user(owner)
+    return JSONResponse([{"name": name, "count": count} for name, count in counts])
 
 
 class TaskCollection(HTTPEndpoint):
