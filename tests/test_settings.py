@@ -134,3 +134,48 @@ def test_a_bad_value_is_one_line_and_exit_status_2(command: str, tmp_path: Path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "LOG_LEVEL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_secrets_never_show_in_the_settings_text_nor_in_an_error_line() -> None:
+    url = "postgresql://u:db-password-1@db/x"
+    settings = load_settings({"DATABASE_URL": url, "JWT_SECRET": GOOD_SECRET})
+    assert GOOD_SECRET not in repr(settings) and "db-password-1" not in repr(settings)
+    for env in (
+        {"DATABASE_URL": "mysql://u:db-password-1@db/x", "JWT_SECRET": GOOD_SECRET},
+        {"DATABASE_URL": url, "JWT_SECRET": "db-password-1"},
+    ):
+        with pytest.raises(SettingsError) as refused:
+            load_settings(env)
+        assert "db-password-1" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://u@h/db"),
+        ("DATABASE_URL", "db.example.com:5432"),
+        ("FORWARDED_ALLOW_IPS", "my-proxy"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1, proxy.internal"),
+        ("AUTH_JWKS_URL", "ftp://keys.example/jwks"),
+        ("AUTH_JWKS_URL", "keys.example/jwks"),
+    ],
+)
+def test_urls_and_addresses_are_checked_at_start(name: str, value: str) -> None:
+    env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": GOOD_SECRET, name: value}
+    with pytest.raises(SettingsError, match=name) as refused:
+        load_settings(env)
+    assert "\n" not in str(refused.value)
+
+
+def test_good_proxy_lists_are_kept_as_uvicorn_reads_them() -> None:
+    env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": GOOD_SECRET}
+    for value in ("*", "10.0.0.0/8, 192.168.1.1", "::1", "127.0.0.1"):
+        assert load_settings({**env, "FORWARDED_ALLOW_IPS": value}).forwarded_allow_ips == value
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SettingsError, match="TODO_DATA_DIR") as refused:
+        load_settings({"TODO_DATA_DIR": str(blocker / "data")})
+    assert "\n" not in str(refused.value)

@@ -7,11 +7,13 @@ exits with status 2."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -23,6 +25,16 @@ from pydantic_settings import (
 
 MIN_JWT_SECRET_BYTES: Final = 32
 LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+# The URL schemes DATABASE_URL may have (db/pool.py gives each driver the one it wants).
+DATABASE_SCHEMES: Final = (
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg",
+    "postgresql+asyncpg",
+    "postgresql+psycopg2",
+)
+# Settings whose values are never shown: not in the object's repr, not in an error line.
+_SECRET: Final = frozenset({"database_url", "jwt_secret"})
 
 
 class SettingsError(Exception):
@@ -39,11 +51,12 @@ Seconds = Annotated[float, Field(gt=0)]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)  # may hold a password
     data_dir: Path = Field(
         default=Path(".todo-data"), validation_alias=AliasChoices("todo_data_dir", "data_dir")
     )
-    jwt_secret: str = ""  # development: generated once and kept in data_dir (load_settings)
+    # development: generated once and kept in data_dir (load_settings)
+    jwt_secret: str = Field(default="", repr=False)
     access_token_ttl_seconds: int = Field(default=3600, ge=1, le=31 * 86400)
     refresh_token_ttl_seconds: int = Field(default=2_592_000, ge=60, le=10 * 365 * 86400)
     session_max_seconds: int = Field(default=7_776_000, ge=60, le=10 * 365 * 86400)
@@ -98,6 +111,37 @@ class Settings(BaseSettings):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in DATABASE_SCHEMES:
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        """What uvicorn reads it as: addresses or networks, comma-separated, or `*`. A name
+        would be compared with the peer's address as text and never match: refused here."""
+        for item in (part.strip() for part in value.split(",")):
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{item!r} is not an IP address or network (a list of them, or *)"
+                    ) from None
+        return value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValueError("must be an https:// URL")
+        return value
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
@@ -148,8 +192,10 @@ def _one_line(error: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a rule across fields: its message names the variables
         return message
-    name = _variable(str(first["loc"][0]))
-    return f"{name}: {message} (got {first['input']!r})"
+    field = str(first["loc"][0])
+    if field in _SECRET:
+        return f"{_variable(field)}: {message}"
+    return f"{_variable(field)}: {message} (got {first['input']!r})"
 
 
 def _dev_secret(data_dir: Path) -> str:
@@ -172,5 +218,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
     if settings.embedded and not settings.jwt_secret:
-        settings = settings.model_copy(update={"jwt_secret": _dev_secret(settings.data_dir)})
+        try:
+            secret = _dev_secret(settings.data_dir)
+        except OSError as exc:  # the data folder cannot be made or written
+            raise SettingsError(f"TODO_DATA_DIR: {exc.strerror}: {exc.filename}") from None
+        settings = settings.model_copy(update={"jwt_secret": secret})
     return settings

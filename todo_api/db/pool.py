@@ -12,17 +12,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from todo_api.settings import Settings
+from todo_api.settings import DATABASE_SCHEMES, Settings
 
 # libpq understands these; asyncpg would send them to the server as settings, which fails.
 _LIBPQ_ONLY_PARAMS = frozenset({"channel_binding"})
-_SCHEMES = (
-    "postgresql",
-    "postgres",
-    "postgresql+psycopg",
-    "postgresql+asyncpg",
-    "postgresql+psycopg2",
-)
 # Idle connections are closed before typical server or proxy idle cut-offs (Neon, PgBouncer: 5 min).
 MAX_IDLE_SECONDS = 240.0
 
@@ -42,7 +35,7 @@ class DatabaseMisconfigured(Exception):
 
 def _split(url: str) -> tuple[str, str, str, list[tuple[str, str]], str]:
     parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
+    if parts.scheme not in DATABASE_SCHEMES:
         raise ValueError("DATABASE_URL must start with postgresql://")
     return parts.scheme, parts.netloc, parts.path, parse_qsl(parts.query), parts.fragment
 
