@@ -1,7 +1,12 @@
 """Schemathesis hooks for the fuzz run (loaded through SCHEMATHESIS_HOOKS).
 
 A password is 8 to 72 bytes in UTF-8, which JSON Schema's lengths (in characters) cannot say:
-the document marks it `format: password`, and this teaches the generator that format.
+the document gives the character bounds every valid password meets (2 to 72: four bytes a
+character at most, one at least) and marks it `format: password`, and this teaches the
+generator that format. The coverage phase ignores formats and sends boundary values (a
+2-character password of 2 bytes) as valid: a valid-mode password that breaks only the byte
+rule is padded or cut to fit before it is sent, so the case stays valid and is one the service
+must accept.
 
 The same rule, the other way round: a negative case may negate the password's `format` (or its
 character lengths) and still draw a password of 8 to 72 bytes, which the service rightly
@@ -54,10 +59,15 @@ def _fits(password: str) -> bool:
     return low <= len(password.encode("utf-8", "surrogatepass")) <= high
 
 
+_PASSWORD_CHARACTERS = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 schemathesis.openapi.format(
     "password",
-    st.text(
-        st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=8, max_size=72
+    st.one_of(
+        st.text(_PASSWORD_CHARACTERS, min_size=8, max_size=72),
+        # Few characters, many bytes each: valid passwords of 2 to 7 characters.
+        st.text(
+            st.characters(min_codepoint=0x800, exclude_categories=["Cs"]), min_size=2, max_size=7
+        ),
     ).filter(_fits),
 )
 
@@ -99,6 +109,24 @@ def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
             body["email"] = NOT_AN_EMAIL
 
 
+def _fitted(password: str) -> str:
+    """The password, padded or cut to 8 to 72 bytes (still 2 to 72 characters)."""
+    low, high = PASSWORD_BYTES
+    while len(password.encode("utf-8", "surrogatepass")) > high:
+        password = password[:-1]
+    padding = low - len(password.encode("utf-8", "surrogatepass"))
+    return password + "x" * max(padding, 0)
+
+
+def make_valid_passwords_real(case: Any, kwargs: dict[str, Any]) -> None:
+    if _negative_body(case):
+        return
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        password = body.get("password") if isinstance(body, dict) else None
+        if isinstance(password, str) and "\x00" not in password and not _fits(password):
+            body["password"] = _fitted(password)
+
+
 def real_task_ids() -> tuple[int, ...]:
     """The user's tasks now (not cached: the stateful phase deletes some as it goes)."""
     base = os.environ["TODO_FUZZ_BASE_URL"]
@@ -134,6 +162,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
             kwargs["params"]["since"] = case.query["since"]
     if case.operation.path == "/api/auth/register":
         make_password_violations_real(case, kwargs)
+        make_valid_passwords_real(case, kwargs)
     if case.operation.path.endswith("/move"):
         _real_after(case, kwargs)
     query = case.query

@@ -160,3 +160,30 @@ async def test_the_docs_page_and_its_assets_are_served_here(client: httpx.AsyncC
         r = await client.get(f"/docs/assets/{asset}")
         assert r.status_code == 200, asset
         assert len(r.content) > 100
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "é" * 4,  # 4 characters, 8 bytes
+        "\U0001f600\U0001f600",  # 2 characters, 8 bytes: the fewest a valid password can have
+        "password",
+        "x" * 72,
+        "é" * 36,  # 36 characters, 72 bytes
+    ],
+)
+async def test_every_password_the_service_accepts_fits_the_document(
+    client: httpx.AsyncClient, document: dict[str, Any], password: str
+) -> None:
+    """The rule counts bytes, JSON Schema counts characters: the document's character bounds
+    must hold for every accepted password (the byte rule itself is in the description and the
+    `password` format), or a client checking against the document refuses good passwords."""
+    import uuid
+
+    from jsonschema import Draft202012Validator
+
+    schema = document["components"]["schemas"]["RegisterBody"]["properties"]["password"]
+    assert Draft202012Validator(schema).is_valid(password), schema
+    name = f"p{uuid.uuid4().hex[:12]}"
+    body = {"email": f"{name}@example.com", "username": name, "password": password}
+    assert (await client.post("/api/auth/register", json=body)).status_code == 201

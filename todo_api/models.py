@@ -31,6 +31,9 @@ TITLE_MAX_CHARS: Final = 200
 DESCRIPTION_MAX_CHARS: Final = 1000
 EMAIL_MAX_CHARS: Final = 254
 PASSWORD_MIN_BYTES: Final = 8
+# JSON Schema counts characters, the rule counts UTF-8 bytes (1 to 4 a character): the document
+# gives the character bounds every valid password meets, and the byte rule in its description.
+PASSWORD_MIN_CHARS: Final = -(-PASSWORD_MIN_BYTES // 4)
 USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,32}$"
 SEARCH_MAX_CHARS: Final = 200
 PAGE_LIMIT_MAX: Final = 500
@@ -189,7 +192,7 @@ class RegisterBody(_Body):
             {
                 "type": "string",
                 "format": "password",
-                "minLength": PASSWORD_MIN_BYTES,
+                "minLength": PASSWORD_MIN_CHARS,
                 "maxLength": MAX_PASSWORD_BYTES,
                 "pattern": NO_NUL,
                 "description": "8 to 72 bytes in UTF-8, checked exactly as given",
