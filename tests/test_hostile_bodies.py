@@ -84,7 +84,10 @@ def read_body(body: bytes, content_type: str) -> None:
     asyncio.run(parse())
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+# No example database: each run stands alone, like the schemathesis run (tests/test_fuzz.py).
+FUZZ = settings(
+    max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @FUZZ
