@@ -110,6 +110,7 @@ async def test_of_many_writers_with_one_if_match_exactly_one_wins(
 ) -> None:
     async with client_for(app) as client:
         task = await create_task(client, user)
+        await create_task(client, user)  # on top now: moving the first there changes it
         headers = {**user.headers, "If-Match": '"1"'}
 
         async def write(n: int) -> int:
@@ -124,6 +125,8 @@ async def test_of_many_writers_with_one_if_match_exactly_one_wins(
             return r.status_code
 
         statuses = await asyncio.gather(*(write(n) for n in range(24)))
+    # Every one of these writes changes the task (a write that changes nothing would leave
+    # the version, and so the ETag, as it was, and a second writer could then match it too).
     assert sorted(statuses).count(200) == 1, statuses
     assert set(statuses) == {200, 412}
     assert await db.fetchval("SELECT version FROM tasks WHERE id = $1", task["id"]) == 2
