@@ -1,5 +1,14 @@
 -- The caller rule, stated once: the token's user (the row aliased u, found by :user_id) may act.
--- Every task statement pastes it as {{caller}}; statements that write tasks take the row lock
--- (FOR NO KEY UPDATE), so one user's writes run one at a time, each before any task row is
--- locked: no deadlocks, and a user's changes commit in the order they were numbered.
-u.is_active
+-- An access token of ours names its session (:session_id), which must not have ended; a token
+-- of a trusted issuer names none, and acts only for an account of that issuer (so an issuer can
+-- never act as an account registered here). Every statement that acts for a caller pastes it as
+-- {{caller}}; statements that write tasks take the row lock (FOR NO KEY UPDATE), so one user's
+-- writes run one at a time, each before any task row is locked: no deadlocks, and a user's
+-- changes commit in the order they were numbered.
+u.is_active AND CASE
+    WHEN :session_id::text IS NULL THEN u.external
+    ELSE EXISTS (
+        SELECT 1 FROM sessions AS s
+        WHERE s.id = :session_id::text AND s.user_id = u.id AND s.ends_at > now()
+    )
+END

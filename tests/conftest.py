@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import psycopg
 import pytest
 from starlette.types import ASGIApp
@@ -131,6 +132,12 @@ class User:
     @property
     def tasks(self) -> str:
         return f"/api/{self.id}/tasks"
+
+    @property
+    def session_id(self) -> str:
+        """The session its token names (`sid`), for statements run directly."""
+        sid: str = jwt.decode(self.token, options={"verify_signature": False})["sid"]
+        return sid
 
 
 async def register(client: httpx.AsyncClient, **fields: Any) -> User:

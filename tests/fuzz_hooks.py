@@ -25,6 +25,13 @@ and order; the refusal of forged cursors is pinned in tests/test_paging.py inste
 A sync token (`since`) is signed as well: a generated one is swapped for a real one the same
 way; the refusal of forged tokens is pinned in tests/test_sync.py.
 
+The fuzzing user's token is given by an auth provider (FuzzerToken), not by a fixed header:
+some account operations end the session of the token that calls them (logout, ending sessions)
+or need the account's password (changing it, deleting the account), so each call of those is
+made for a throwaway account registered just before, and a valid body gets that account's real
+password. A refresh token is opaque and single-use, so a generated one that the schema allows
+is swapped for a real, unused one. The refusals of wrong ones are pinned in tests/test_accounts.py.
+
 Likewise a move's `after` must name another task of the user's, which no schema can say: a
 generated id the schema allows is swapped for a real one (not the moved task); the 422 for
 other ids is pinned in tests/test_planning.py.
@@ -34,9 +41,11 @@ from __future__ import annotations
 
 import functools
 import os
+import uuid
 from typing import Any
 
 import httpx
+import jwt
 import schemathesis
 from hypothesis import strategies as st
 
@@ -118,13 +127,17 @@ def _fitted(password: str) -> str:
     return password + "x" * max(padding, 0)
 
 
+NEW_PASSWORD_FIELDS = ("password", "new_password")  # under the registration rule
+
+
 def make_valid_passwords_real(case: Any, kwargs: dict[str, Any]) -> None:
     if _negative_body(case):
         return
     for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
-        password = body.get("password") if isinstance(body, dict) else None
-        if isinstance(password, str) and "\x00" not in password and not _fits(password):
-            body["password"] = _fitted(password)
+        for name in NEW_PASSWORD_FIELDS:
+            password = body.get(name) if isinstance(body, dict) else None
+            if isinstance(password, str) and "\x00" not in password and not _fits(password):
+                body[name] = _fitted(password)
 
 
 def real_task_ids() -> tuple[int, ...]:
@@ -133,6 +146,7 @@ def real_task_ids() -> tuple[int, ...]:
     user_id = os.environ["TODO_FUZZ_USER_ID"]
     headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
     r = httpx.get(f"{base}/api/{user_id}/tasks", params={"limit": 3}, headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
     return tuple(task["id"] for task in r.json())
 
 
@@ -153,8 +167,85 @@ def real_sync_token() -> str:
     return str(r.json()["next"])
 
 
+# Operations that end their token's session or need the account's password.
+THROWAWAY_OPERATIONS = {
+    ("POST", "/api/auth/logout"),
+    ("DELETE", "/api/auth/sessions"),
+    ("DELETE", "/api/auth/sessions/{session_id}"),
+    ("PUT", "/api/auth/password"),
+    ("DELETE", "/api/auth/me"),
+}
+THROWAWAY_PASSWORD = "throwaway password"
+PASSWORD_FIELDS = ("password", "current_password")
+
+
+def throwaway_account() -> dict[str, Any]:
+    """A new account's login response."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    body = {"email": f"t{uuid.uuid4().hex}@example.com", "password": THROWAWAY_PASSWORD}
+    r = httpx.post(f"{base}/api/auth/register", json=body)
+    r.raise_for_status()
+    login: dict[str, Any] = r.json()
+    return login
+
+
+def _throwaway_operation(operation: Any) -> bool:
+    return (operation.method.upper(), operation.path) in THROWAWAY_OPERATIONS
+
+
+@schemathesis.auth(refresh_interval=None, retry_on=[])
+class FuzzerToken:
+    """The fuzzing user's token; a new throwaway account's for THROWAWAY_OPERATIONS."""
+
+    def get(self, case: Any, context: Any) -> str:
+        if _throwaway_operation(context.operation):
+            return str(throwaway_account()["access_token"])
+        return os.environ["TODO_FUZZ_TOKEN"]
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+def _real_passwords(case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid body of a throwaway operation carries its account's real password."""
+    if _negative_body(case):
+        return
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if isinstance(body, dict):
+            for name in PASSWORD_FIELDS:
+                if isinstance(body.get(name), str):
+                    body[name] = THROWAWAY_PASSWORD
+
+
+def _real_session_id(case: Any) -> None:
+    """A session id the schema allows names the throwaway account's own session."""
+    session_id = (case.path_parameters or {}).get("session_id")
+    token = (case.headers or {}).get("Authorization", "").removeprefix("Bearer ")
+    if not isinstance(session_id, str) or not session_id or "/" in session_id:
+        return
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return  # a case about a bad token
+    case.path_parameters["session_id"] = claims["sid"]
+
+
+def _real_refresh_token(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        token = body.get("refresh_token") if isinstance(body, dict) else None
+        if isinstance(token, str) and "\x00" not in token:
+            body["refresh_token"] = throwaway_account()["refresh_token"]
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.path == "/api/auth/password":
+        make_valid_passwords_real(case, kwargs)
+    if _throwaway_operation(case.operation):
+        _real_passwords(case, kwargs)
+        _real_session_id(case)
+    if case.operation.path == "/api/auth/refresh":
+        _real_refresh_token(case, kwargs)
     since = (case.query or {}).get("since")
     if isinstance(since, str) and len(since) <= CURSOR_MAX_CHARS and "\x00" not in since:
         case.query["since"] = real_sync_token()

@@ -37,7 +37,7 @@ async def test_trailing_slash_is_another_path_not_a_redirect(
         ("GET", "/api/u/tasks/1/complete", {"PATCH"}),
         ("GET", "/api/auth/login", {"POST"}),
         ("PUT", "/api/auth/register", {"POST"}),
-        ("POST", "/api/auth/me", {"GET", "HEAD"}),
+        ("POST", "/api/auth/me", {"GET", "HEAD", "PATCH", "DELETE"}),
         ("POST", "/health", {"GET", "HEAD"}),
     ],
 )

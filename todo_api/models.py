@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 import email_validator
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,7 +37,10 @@ PASSWORD_MIN_BYTES: Final = 8
 # JSON Schema counts characters, the rule counts UTF-8 bytes (1 to 4 a character): the document
 # gives the character bounds every valid password meets, and the byte rule in its description.
 PASSWORD_MIN_CHARS: Final = -(-PASSWORD_MIN_BYTES // 4)
+USERNAME_MIN_CHARS: Final = 3
+USERNAME_MAX_CHARS: Final = 32
 USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{3,32}$"
+NAME_MAX_CHARS: Final = 100
 SEARCH_MAX_CHARS: Final = 200
 PAGE_LIMIT_MAX: Final = 500
 PAGE_LIMIT_DEFAULT: Final = 100
@@ -179,49 +185,84 @@ class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
+def _valid_email(value: str) -> str:
+    """The address, checked and lower-cased, or a 422 error."""
+    try:
+        checked = email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "email", "Not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+    return checked.normalized.lower()
+
+
+def _password_length(value: str) -> str:
+    size = len(value.encode())
+    if not PASSWORD_MIN_BYTES <= size <= MAX_PASSWORD_BYTES:
+        raise PydanticCustomError(
+            "password_length",
+            "Password must be {low} to {high} bytes in UTF-8",
+            {"low": PASSWORD_MIN_BYTES, "high": MAX_PASSWORD_BYTES},
+        )
+    return value
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value or None
+
+
+Email = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX_CHARS),
+    AfterValidator(_valid_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_CHARS}),
+]
+Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
+NewPassword = Annotated[
+    str,
+    AfterValidator(_password_length),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "password",
+            "minLength": PASSWORD_MIN_CHARS,
+            "maxLength": MAX_PASSWORD_BYTES,
+            "pattern": NO_NUL,
+            "description": "8 to 72 bytes in UTF-8, checked exactly as given",
+        }
+    ),
+]
+# A display name: stored trimmed; blank means none.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=NAME_MAX_CHARS),
+    AfterValidator(_blank_is_none),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^\s*(?:[^\s\x00](?:[^\x00]{{0,{NAME_MAX_CHARS - 2}}}[^\s\x00])?)?\s*$",
+            "description": "At most 100 characters after trimming surrounding white space; "
+            "blank means none",
+        }
+    ),
+]
+
+
 class RegisterBody(_Body):
-    email: Annotated[
-        str,
-        Field(max_length=EMAIL_MAX_CHARS),
-        WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_CHARS}),
-    ]
-    username: Annotated[str, Field(pattern=USERNAME_PATTERN)]
-    password: Annotated[
-        str,
-        WithJsonSchema(
-            {
-                "type": "string",
-                "format": "password",
-                "minLength": PASSWORD_MIN_CHARS,
-                "maxLength": MAX_PASSWORD_BYTES,
-                "pattern": NO_NUL,
-                "description": "8 to 72 bytes in UTF-8, checked exactly as given",
-            }
-        ),
-    ]
+    email: Email
+    username: Username | None = Field(
+        None, description="Left out or null: derived from the email (and returned)."
+    )
+    name: Name | None = None
+    password: NewPassword
 
-    @field_validator("email")
-    @classmethod
-    def _valid_email(cls, value: str) -> str:
-        try:
-            checked = email_validator.validate_email(value, check_deliverability=False)
-        except email_validator.EmailNotValidError as exc:
-            raise PydanticCustomError(
-                "email", "Not a valid email address: {reason}", {"reason": str(exc)}
-            ) from None
-        return checked.normalized.lower()
 
-    @field_validator("password")
-    @classmethod
-    def _password_length(cls, value: str) -> str:
-        size = len(value.encode())
-        if not PASSWORD_MIN_BYTES <= size <= MAX_PASSWORD_BYTES:
-            raise PydanticCustomError(
-                "password_length",
-                "Password must be {low} to {high} bytes in UTF-8",
-                {"low": PASSWORD_MIN_BYTES, "high": MAX_PASSWORD_BYTES},
-            )
-        return value
+def username_base(email: str | None) -> str:
+    """What a username is derived from: the email's local part with every character the rule
+    refuses dropped, padded or cut to fit (sql/_free_username.sql adds -2, -3, ... if taken)."""
+    local = (email or "").partition("@")[0]
+    kept = re.sub(r"[^A-Za-z0-9_.-]", "", local)[:USERNAME_MAX_CHARS] or "user"
+    return kept.ljust(USERNAME_MIN_CHARS, "_")
 
 
 class LoginBody(_Body):
@@ -272,22 +313,28 @@ UPDATABLE: Final = ("title", "description", "completed", "due_date", "priority",
 NOT_NULL_UPDATES: Final = ("title", "completed", "priority", "tags")
 
 
-def _update_schema(schema: dict[str, Any]) -> None:
-    """Null is refused for title, completed, priority and tags; at least one updatable field
-    is required."""
-    properties = schema["properties"]
-    for name in NOT_NULL_UPDATES:
-        branches = [b for b in properties[name].get("anyOf", [properties[name]])]
-        kept = [b for b in branches if b.get("type") != "null"]
-        properties[name] = {
-            **{k: v for k, v in properties[name].items() if k not in ("anyOf", "default")},
-            **kept[0],
-        }
-    schema["anyOf"] = [{"required": [name]} for name in UPDATABLE]
+def _partial_update(
+    updatable: tuple[str, ...], not_null: tuple[str, ...]
+) -> Callable[[dict[str, Any]], None]:
+    """The schema of a partial update: null is refused for the `not_null` fields, and at least
+    one of the `updatable` ones is required."""
+
+    def adjust(schema: dict[str, Any]) -> None:
+        properties = schema["properties"]
+        for name in not_null:
+            branches = [b for b in properties[name].get("anyOf", [properties[name]])]
+            kept = [b for b in branches if b.get("type") != "null"]
+            properties[name] = {
+                **{k: v for k, v in properties[name].items() if k not in ("anyOf", "default")},
+                **kept[0],
+            }
+        schema["anyOf"] = [{"required": [name]} for name in updatable]
+
+    return adjust
 
 
 class TaskUpdate(_Body):
-    model_config = ConfigDict(json_schema_extra=_update_schema)
+    model_config = ConfigDict(json_schema_extra=_partial_update(UPDATABLE, NOT_NULL_UPDATES))
 
     title: Title | None = None
     description: Description | None = None
@@ -410,12 +457,23 @@ class TaskListQuery(BaseModel):
 class UserOut(BaseModel):
     """A user, as every response shows one."""
 
-    id: str
-    email: str
+    id: str = Field(description="Opaque: a UUID here, the issuer's `sub` for issuer accounts.")
+    email: str | None = Field(description="Null only for an issuer account without one.")
     username: str
+    name: str | None
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class SessionOut(BaseModel):
+    """A session: what one login started, until it ends."""
+
+    id: str = Field(description="The `sid` of its tokens.")
+    created_at: datetime
+    last_used_at: datetime = Field(description="Its last login or refresh.")
+    user_agent: str | None
+    current: bool = Field(description="The session of the token asking.")
 
 
 class TaskOut(BaseModel):
@@ -478,8 +536,50 @@ class DeletedOut(BaseModel):
 class LoginOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"]
-    expires_in: int
+    expires_in: int = Field(description="Seconds the access token lives.")
+    refresh_token: str = Field(description="Opaque; works once, at POST /api/auth/refresh.")
+    refresh_expires_in: int = Field(description="Seconds the refresh token lives.")
     user: UserOut
+
+
+class RefreshBody(_Body):
+    refresh_token: Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
+
+
+ACCOUNT_UPDATABLE: Final = ("username", "name", "email")
+ACCOUNT_NOT_NULL: Final = ("username", "email")
+
+
+class MeUpdate(_Body):
+    """Any of username, name and email; an email change also needs the current password."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_partial_update(ACCOUNT_UPDATABLE, ACCOUNT_NOT_NULL)
+    )
+
+    username: Username | None = None
+    name: Name | None = None
+    email: Email | None = None
+    current_password: Text | None = Field(None, description="Needed to change the email.")
+
+    _not_nulls = field_validator(*ACCOUNT_NOT_NULL, mode="before")(_not_null)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> MeUpdate:
+        if not self.model_fields_set & set(ACCOUNT_UPDATABLE):
+            raise PydanticCustomError("no_change", "Give at least one of username, name, email")
+        return self
+
+
+class PasswordConfirmation(_Body):
+    """The current password, which deleting an account needs (missing: 403, as wrong)."""
+
+    password: Text | None = None
+
+
+class PasswordChange(_Body):
+    current_password: Text
+    new_password: NewPassword
 
 
 class StatusOut(BaseModel):
@@ -508,11 +608,16 @@ class ValidationProblemOut(ProblemOut):
 
 # The response shapes, one place: the documented models' fields, in their order.
 USER_FIELDS: Final = tuple(UserOut.model_fields)
+SESSION_FIELDS: Final = tuple(SessionOut.model_fields)
 TASK_FIELDS: Final = tuple(TaskOut.model_fields)
 
 
 def user_json(row: asyncpg.Record) -> dict[str, Any]:
     return {name: row[name] for name in USER_FIELDS}
+
+
+def session_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {name: row[name] for name in SESSION_FIELDS}
 
 
 def task_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -524,3 +629,26 @@ def change_json(row: asyncpg.Record) -> dict[str, Any]:
     if row["deleted"]:
         return {"id": row["id"], "deleted": True, "deleted_at": row["deleted_at"]}
     return task_json(row)
+
+
+@dataclass(frozen=True)
+class ExternalProfile:
+    """What a trusted issuer's claims give a new account: only values the account's rules
+    take (an email that is not a valid address, or a name too long, is left out)."""
+
+    email: str | None
+    base_username: str
+    name: str | None
+
+
+def external_profile(email: str | None, name: str | None) -> ExternalProfile:
+    try:
+        address: str | None = _valid_email(email) if email is not None else None
+    except PydanticCustomError:
+        address = None
+    if address is not None and len(address) > EMAIL_MAX_CHARS:
+        address = None
+    display = name.strip(WHITE_SPACE).replace("\x00", "") if name is not None else None
+    if display is not None and len(display) > NAME_MAX_CHARS:
+        display = display[:NAME_MAX_CHARS].rstrip(WHITE_SPACE)
+    return ExternalProfile(address, username_base(address), display or None)

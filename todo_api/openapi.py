@@ -77,8 +77,12 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
         "Missing, malformed, expired or badly signed token; or wrong credentials.",
         ("WWW-Authenticate",),
     ),
-    403: ("The path's user is not the token's user, or the account is inactive.", ()),
-    404: ("No such task for this user (or another user's task).", ()),
+    403: (
+        "The path's user is not the token's user; the account is inactive; the password given "
+        "is wrong; or the route needs a session and the token (a trusted issuer's) has none.",
+        (),
+    ),
+    404: ("No such task (or session) of this user's: another user's is not found either.", ()),
     409: (
         "The email or username is already taken; or a request with this Idempotency-Key is "
         "still running.",
@@ -89,7 +93,10 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     413: ("The body is larger than 65,536 bytes.", ()),
     415: ("The body is not JSON.", ()),
     422: ("The JSON object or the query string breaks a rule; `errors` lists each.", ()),
-    429: ("The server is busy hashing passwords.", ("Retry-After",)),
+    429: (
+        "Too many failed logins for this account, or the server is busy hashing passwords.",
+        ("Retry-After",),
+    ),
     503: ("The database is unavailable.", ("Retry-After",)),
 }
 
@@ -209,6 +216,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "required": True,
                 "description": "A task id; anything but a positive 64-bit integer is 404.",
                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            }
+        )
+    if "{session_id}" in path:
+        params.append(
+            {
+                "name": "session_id",
+                "in": "path",
+                "required": True,
+                "description": "A session's id, as GET /api/auth/sessions lists it.",
+                "schema": {"type": "string", "minLength": 1},
             }
         )
     if query is not None:

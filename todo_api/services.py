@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
@@ -22,6 +22,6 @@ class Services:
     sync_tokens: SyncTokens
 
 
-def services(request: Request) -> Services:
+def services(request: HTTPConnection) -> Services:
     found: Services = request.app.state.services
     return found

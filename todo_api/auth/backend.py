@@ -1,15 +1,38 @@
 """The AuthenticationBackend: decodes the bearer token once per request. It never rejects a
 request itself; routes that need a user call `require_user`, so a stale token does not stop
-someone from logging in again."""
+someone from logging in again.
+
+A token is the service's own (HS256, naming a session) or, with AUTH_JWKS_URL set, a trusted
+issuer's (auth/issuer.py); the first accepted token of an issuer's `sub` makes its account,
+through `provision`, which app.py wires to the database."""
 
 from __future__ import annotations
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
 from starlette.requests import HTTPConnection, Request
 
-from todo_api.auth.tokens import InvalidToken, read_token
+from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
+from todo_api.auth.tokens import VERIFIED_TOKENS, InvalidToken, read_token
 from todo_api.caller import Caller
 from todo_api.problems import Problem
+
+log = logging.getLogger("todo_api")
+
+Provision = Callable[[HTTPConnection, ExternalClaims], Awaitable[None]]
+
+
+class AccountUnavailable(AuthenticationError):
+    """A trusted issuer's account could not be looked up or made (the database is down)."""
 
 
 class TokenUser(BaseUser):
@@ -44,8 +67,18 @@ class NoUser(BaseUser):
 
 
 class BearerTokenBackend(AuthenticationBackend):
-    def __init__(self, secret: str) -> None:
+    def __init__(
+        self,
+        secret: str,
+        issuer: TrustedIssuer | None = None,
+        provision: Provision | None = None,
+    ) -> None:
         self.secret = secret
+        self.issuer = issuer
+        self.provision = provision
+        # Issuer tokens whose account is known to exist, until they expire: one insert per
+        # token, not one per request.
+        self._provisioned: collections.OrderedDict[str, int] = collections.OrderedDict()
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         header = conn.headers.get("authorization")
@@ -56,10 +89,27 @@ class BearerTokenBackend(AuthenticationBackend):
         if scheme.lower() != "bearer" or not token:
             return AuthCredentials(), NoUser(token_sent=True)
         try:
-            user_id = read_token(self.secret, token)
+            if self.issuer is not None and self.issuer.looks_external(token):
+                caller = await self._external(conn, token)
+            else:
+                caller = read_token(self.secret, token)
         except InvalidToken:
             return AuthCredentials(), NoUser(token_sent=True)
-        return AuthCredentials(["authenticated"]), TokenUser(Caller(user_id))
+        return AuthCredentials(["authenticated"]), TokenUser(caller)
+
+    async def _external(self, conn: HTTPConnection, token: str) -> Caller:
+        assert self.issuer is not None
+        claims = await self.issuer.verify(token)
+        if self.provision is not None and token not in self._provisioned:
+            await self.provision(conn, claims)
+            self._provisioned[token] = claims.expires
+            while len(self._provisioned) > VERIFIED_TOKENS:
+                self._provisioned.popitem(last=False)
+            now = time.time()
+            for old, expires in list(self._provisioned.items())[:2]:
+                if expires <= now:
+                    del self._provisioned[old]
+        return Caller(claims.subject, None)
 
 
 def unauthorized(token_sent: bool, detail: str) -> Problem:

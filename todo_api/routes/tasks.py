@@ -12,7 +12,7 @@ from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo_api.auth.backend import require_user, unauthorized
+from todo_api.auth.backend import require_user
 from todo_api.caller import Caller
 from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
 from todo_api.cursors import InvalidCursor
@@ -35,7 +35,7 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
-from todo_api.routes.auth import INACTIVE
+from todo_api.routes.refusals import refuse_user
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -81,16 +81,6 @@ def _task_id(request: Request) -> int:
     if _TASK_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
         return int(raw)
     raise Problem(404, f"Task {raw} not found")
-
-
-def refuse_user(status: users.UserStatus) -> None:
-    """A 401 or 403 when the caller rule refuses the token's user; nothing when they may act."""
-    if status is users.UserStatus.MISSING:
-        raise unauthorized(token_sent=True, detail="The token's user no longer exists")
-    if status is users.UserStatus.INACTIVE:
-        raise Problem(403, INACTIVE)
-    if status is users.UserStatus.REFUSED:
-        raise unauthorized(token_sent=True, detail="The token's session has ended")
 
 
 async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
