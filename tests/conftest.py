@@ -124,6 +124,7 @@ class User:
     username: str
     password: str
     token: str
+    refresh_token: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -152,6 +153,7 @@ async def register(client: httpx.AsyncClient, **fields: Any) -> User:
         username=data["user"]["username"],
         password=body["password"],
         token=data["access_token"],
+        refresh_token=data["refresh_token"],
     )
 
 

@@ -18,11 +18,14 @@ async def register(
     user_agent: str | None,
 ) -> tuple[asyncpg.Record, sessions.Started]:
     """Insert the account and start its first session; UserConflict when its email or given
-    username is taken. A derived username taken by a concurrent registration between our look
-    and our insert costs the transaction: it is run again, and derives another."""
+    username is taken. Registrations deriving a username from one base take turns (a lock held
+    to commit), so each sees the names the others took; one taken by any other way between the
+    look and the insert costs the transaction: it is run again, and derives another."""
     for _ in range(users.DERIVED_NAME_ATTEMPTS):
         try:
             async with db.transaction() as tx:
+                if user.username is None:
+                    await users.lock_derived_username(tx, user.base_username)
                 row = await users.insert_user(tx, user)
                 started = await sessions.start_session(
                     tx, row["id"], token_hash, lifetimes, user_agent=user_agent

@@ -18,6 +18,7 @@ USER_IS_ACTIVE = query("user_is_active")
 USER_UPDATE = query("user_update")
 USER_DELETE = query("user_delete")
 USER_SET_PASSWORD = query("user_set_password")
+USERNAME_LOCK = query("username_lock")
 
 _CONFLICT_FIELD = {"users_email_key": "email", "users_username_key": "username"}
 # How often a derived username is tried again after a concurrent insert took it first.
@@ -81,6 +82,11 @@ async def insert_user(db: Runner, user: NewUser) -> asyncpg.Record:
         raise _conflict(exc) from None
     assert row is not None  # INSERT ... RETURNING always returns the row
     return row
+
+
+async def lock_derived_username(tx: Runner, base_username: str) -> None:
+    """Take the turn of registrations deriving a username from this base, until commit."""
+    await tx.fetchrow(*USERNAME_LOCK(base_username=base_username), retry=False)
 
 
 async def ensure_external_user(
