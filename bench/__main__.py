@@ -30,10 +30,11 @@ import httpx
 import psutil
 import psycopg
 
-from bench.workloads import REQUESTS, SeededUser, write_scripts
+from bench.workloads import REFRESH_CHAINS, REQUESTS, SeededUser, session_for, write_scripts
 from tests.databases import fresh_database, throwaway_server
 from tests.servers import BIN, ROOT, free_port
-from todo_api.auth.tokens import issue_token
+from todo_api.auth.tokens import issue_token, new_refresh_token
+from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
 from todo_api.sync_tokens import FeedPosition, SyncTokens
 
@@ -48,6 +49,7 @@ ORDER = [
     "toggle",
     "create",
     "idempotent_create",
+    "refresh",
     "login",
     "bad_token",
 ]
@@ -90,11 +92,34 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                    FROM generate_series(1, %s) AS i RETURNING id""",
                 (row[0], tasks_per_user),
             ).fetchall()
-            token = issue_token(SECRET, row[0], 86400)
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
+                (session_for(row[0]), row[0]),
+            )
+            token = issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)
             up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
             seeded.append(SeededUser(row[0], name, token, [i[0] for i in ids], up_to_date))
         conn.execute("ANALYZE")
     return seeded
+
+
+def fresh_refresh_chains(url: str, users: list[SeededUser], path: Path) -> None:
+    """REFRESH_CHAINS new sessions, spread over the users, each with one unused refresh token,
+    written to `path` one token a line for the load generator."""
+    tokens = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM sessions WHERE id NOT LIKE 'bench-session-%'")
+        for n in range(REFRESH_CHAINS):
+            token, token_hash = new_refresh_token()
+            conn.execute(
+                """WITH s AS (INSERT INTO sessions (user_id, ends_at)
+                              VALUES (%s, now() + interval '1 day') RETURNING id)
+                   INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+                   SELECT %s, id, now() + interval '1 day' FROM s""",
+                (users[n % len(users)].id, token_hash),
+            )
+            tokens.append(token)
+    path.write_text("\n".join(tokens) + "\n")
 
 
 def forget_created_tasks(url: str) -> None:
@@ -156,6 +181,8 @@ def drive(
     base: str, workload: str, seconds: float, connections: int, ctx: dict[str, Any]
 ) -> dict[str, Any]:
     """One load run; the figures the load generator printed."""
+    if workload == "refresh":
+        ctx["fresh_chains"]()
     if ctx["wrk"]:
         threads = str(min(connections, os.cpu_count() or 2))
         command = [
@@ -171,6 +198,9 @@ def drive(
             "-s",
             str(ctx["scripts"][workload]),
             base,
+            "--",
+            threads,
+            str(ctx["chains"]),
         ]
     else:
         command = [
@@ -182,6 +212,7 @@ def drive(
             str(ctx["users_json"]),
             str(connections),
             str(seconds),
+            str(ctx["chains"]),
         ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
@@ -293,6 +324,8 @@ def main() -> int:
             "wrk": None if args.python_loadgen else shutil.which("wrk"),
             "scripts": write_scripts(folder / "lua", users),
             "users_json": users_json,
+            "chains": folder / "refresh-chains.txt",
+            "fresh_chains": lambda: fresh_refresh_chains(url, users, folder / "refresh-chains.txt"),
         }
         print(f"load generator: {ctx['wrk'] or 'python (bench/loadgen.py)'}", flush=True)
         app_env = {

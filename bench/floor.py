@@ -19,15 +19,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.workloads import session_for
+from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
+from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
 from todo_api.db.tasks import PAGES
-from todo_api.models import TASK_FIELDS
+from todo_api.models import TASK_FIELDS, USER_FIELDS
 
 SQL = QUERIES
-# The service's own statements take these too: no session, no If-Match, no filters.
-UNCONDITIONAL: dict[str, Any] = {"session_id": None, "if_match": None}
+SECRET = os.environ.get("JWT_SECRET", "floor-secret-that-is-long-enough-0123456789")
+ACCESS_TTL = 3600
+REFRESH_TTL = 2_592_000
+
+
+def unconditional(user_id: str) -> dict[str, Any]:
+    """What the service's statements take besides the work: the caller (the user and the
+    session the benchmark seeded for them) and no If-Match."""
+    return {"user_id": user_id, "session_id": session_for(user_id), "if_match": None}
+
+
 NO_FILTERS: dict[str, Any] = {
-    **UNCONDITIONAL,
     "tags": None,
     "priorities": None,
     "due_after": None,
@@ -58,8 +69,7 @@ async def tasks(request: Request) -> Response:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
             *SQL["task_insert"](
-                **UNCONDITIONAL,
-                user_id=user_id,
+                **unconditional(user_id),
                 title=body["title"],
                 description=body.get("description"),
                 completed=False,
@@ -77,7 +87,7 @@ async def tasks(request: Request) -> Response:
     records = await pool.fetch(
         *PAGES[sort, order, False](
             **NO_FILTERS,
-            user_id=user_id,
+            **unconditional(user_id),
             completed=completed,
             pattern=pattern,
             limit=limit + 1,
@@ -90,15 +100,12 @@ async def tasks(request: Request) -> Response:
 async def task(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     if request.method == "GET":
-        row = await pool.fetchrow(
-            *SQL["task_get"](**UNCONDITIONAL, user_id=user_id, task_id=task_id)
-        )
+        row = await pool.fetchrow(*SQL["task_get"](**unconditional(user_id), task_id=task_id))
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
             *SQL["task_update"](
-                **UNCONDITIONAL,
-                user_id=user_id,
+                **unconditional(user_id),
                 task_id=task_id,
                 set_title=True,
                 title=body["title"],
@@ -123,8 +130,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
         await conn.fetchrow(*SQL["idempotency_kept"](user_id=user_id, key=key))
         row = await conn.fetchrow(
             *SQL["task_insert"](
-                **UNCONDITIONAL,
-                user_id=user_id,
+                **unconditional(user_id),
                 title=body["title"],
                 description=None,
                 completed=False,
@@ -152,8 +158,7 @@ async def changes(request: Request) -> Response:
     user_id = request.path_params["user_id"]
     records = await pool.fetch(
         *SQL["sync_changes"](
-            **UNCONDITIONAL,
-            user_id=user_id,
+            **unconditional(user_id),
             after_seq=2**62,
             after_id=0,
             limit=501,
@@ -167,11 +172,37 @@ async def changes(request: Request) -> Response:
 async def complete(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     row = await pool.fetchrow(
-        *SQL["task_set_completed"](
-            **UNCONDITIONAL, user_id=user_id, task_id=task_id, completed=None
-        )
+        *SQL["task_set_completed"](**unconditional(user_id), task_id=task_id, completed=None)
     )
     return _json(_task(row))
+
+
+async def refresh(request: Request) -> Response:
+    """The service's statement for a refresh, and the tokens it answers with."""
+    presented = orjson.loads(await request.body())["refresh_token"]
+    token, token_hash = new_refresh_token()
+    presented_hash = refresh_token_hash(presented)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchrow(*SQL["session_lock"](token_hash=presented_hash))
+        row = await conn.fetchrow(
+            *SQL["session_refresh"](
+                token_hash=presented_hash,
+                new_hash=token_hash,
+                refresh_ttl_seconds=REFRESH_TTL,
+            )
+        )
+    user = {name: row[name] for name in USER_FIELDS}
+    caller = Caller(row["id"], row["session_id"])
+    return _json(
+        {
+            "access_token": issue_token(SECRET, caller, ACCESS_TTL),
+            "token_type": "bearer",
+            "expires_in": ACCESS_TTL,
+            "refresh_token": token,
+            "refresh_expires_in": row["refresh_expires_in"],
+            "user": user,
+        }
+    )
 
 
 @contextlib.asynccontextmanager
@@ -184,6 +215,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 app = Starlette(
     routes=[
+        Route("/api/auth/refresh", refresh, methods=["POST"]),
         Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
         Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
         Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),

@@ -2,7 +2,7 @@
 connections each looping, in its own process. Slower than wrk, so its absolute figures are
 lower; the ratio to the floor, measured the same way, stays comparable.
 
-    python -m bench.loadgen URL WORKLOAD USERS_JSON CONNECTIONS SECONDS
+    python -m bench.loadgen URL WORKLOAD USERS_JSON CONNECTIONS SECONDS CHAINS_FILE
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import httpx
 from bench.workloads import SEARCH
 
 
-def request_for(workload: str, u: dict[str, Any]) -> tuple[str, str, dict[str, str], Any]:
+def request_for(
+    workload: str, u: dict[str, Any], chain: list[str]
+) -> tuple[str, str, dict[str, str], Any]:
     auth = {"Authorization": f"Bearer {u['token']}"}
+    keyed = {**auth, "Idempotency-Key": f"{random.random()}"}
     base = f"/api/{u['id']}/tasks"
     task = random.choice(u["tasks"])
     return {
@@ -30,6 +33,14 @@ def request_for(workload: str, u: dict[str, Any]) -> tuple[str, str, dict[str, s
         "update": ("PUT", f"{base}/{task}", auth, {"title": f"renamed {random.random()}"}),
         "toggle": ("PATCH", f"{base}/{task}/complete", auth, None),
         "search": ("GET", f"{base}?{SEARCH}", auth, None),
+        "sync": ("GET", f"{base}/changes?since={u['sync']}", auth, None),
+        "idempotent_create": ("POST", base, keyed, {"title": "bench task"}),
+        "refresh": (
+            "POST",
+            "/api/auth/refresh",
+            {},
+            {"refresh_token": chain.pop() if chain else "spent"},
+        ),
         "login": (
             "POST",
             "/api/auth/login",
@@ -41,7 +52,12 @@ def request_for(workload: str, u: dict[str, Any]) -> tuple[str, str, dict[str, s
 
 
 async def run(
-    url: str, workload: str, users: list[dict[str, Any]], connections: int, seconds: float
+    url: str,
+    workload: str,
+    users: list[dict[str, Any]],
+    connections: int,
+    seconds: float,
+    chain: list[str],
 ) -> dict[str, int]:
     latencies: list[float] = []
     non2xx = errors = 0
@@ -52,7 +68,7 @@ async def run(
         async def loop() -> None:
             nonlocal non2xx, errors
             while time.monotonic() < deadline:
-                method, path, headers, body = request_for(workload, random.choice(users))
+                method, path, headers, body = request_for(workload, random.choice(users), chain)
                 started = time.perf_counter()
                 try:
                     r = await client.request(method, path, headers=headers, json=body)
@@ -61,6 +77,8 @@ async def run(
                     continue
                 latencies.append(time.perf_counter() - started)
                 non2xx += r.status_code >= 400
+                if workload == "refresh" and r.status_code == 200:
+                    chain.append(r.json()["refresh_token"])
 
         started = time.monotonic()
         await asyncio.gather(*(loop() for _ in range(connections)))
@@ -85,7 +103,8 @@ async def run(
 
 
 if __name__ == "__main__":
-    url, workload, users_json, connections, seconds = sys.argv[1:6]
+    url, workload, users_json, connections, seconds, chains = sys.argv[1:7]
     users = json.loads(open(users_json).read())  # noqa: SIM115
-    result = asyncio.run(run(url, workload, users, int(connections), float(seconds)))
+    chain = open(chains).read().split() if workload == "refresh" else []  # noqa: SIM115
+    result = asyncio.run(run(url, workload, users, int(connections), float(seconds), chain))
     print("BENCH " + json.dumps(result))

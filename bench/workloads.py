@@ -8,6 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEARCH = "status=completed&sort=title&q=milk"
+# The refresh workload's chains: each is a session whose refresh token is traded for the next
+# one, request after request. A token works once, so every run starts from chains made for it.
+REFRESH_CHAINS = 128
+REFRESH_TOKEN_PATTERN = '"refresh_token":"([^"]+)"'
+
+
+def session_for(user_id: str) -> str:
+    """The session the benchmark seeds for each user; its tokens name it, and the floor passes
+    it to the service's statements, whose caller rule checks it."""
+    return f"bench-session-{user_id}"
+
 
 # Workload name -> (Lua body of request(), whether the floor can serve it).
 REQUESTS: dict[str, tuple[str, bool]] = {
@@ -37,6 +48,12 @@ REQUESTS: dict[str, tuple[str, bool]] = {
         'return send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')',
         True,
     ),
+    # A client staying logged in: each connection trades its refresh token for the next.
+    "refresh": (
+        'local t = table.remove(chain) or "spent"; '
+        'return send("POST", "/api/auth/refresh", {}, \'{"refresh_token": "\' .. t .. \'"}\')',
+        True,
+    ),
     "login": (
         'return send("POST", "/api/auth/login", {}, '
         '\'{"username": "\' .. u.name .. \'", "password": "bench-password"}\')',
@@ -51,8 +68,21 @@ REQUESTS: dict[str, tuple[str, bool]] = {
 _PRELUDE = """
 local users = %(users)s
 local thread_id = 0
+local chain = {}
 function setup(thread) thread:set("id", thread_id); thread_id = thread_id + 1 end
-function init(args) math.randomseed(os.time() + (id or 0) * 7919) end
+function init(args)
+  math.randomseed(os.time() + (id or 0) * 7919)
+  -- args: the thread count and the file of refresh chains (one token a line), shared out.
+  local threads, file = tonumber(args[1]) or 1, args[2] and io.open(args[2])
+  if file then
+    local n = 0
+    for line in file:lines() do
+      if n %% threads == (id or 0) then table.insert(chain, line) end
+      n = n + 1
+    end
+    file:close()
+  end
+end
 local function pick(list) return list[math.random(#list)] end
 local function auth(u) return {["Authorization"] = "Bearer " .. u.token} end
 local function get(path, headers) return wrk.format("GET", path, headers) end
@@ -99,6 +129,14 @@ def write_scripts(folder: Path, users: list[SeededUser]) -> dict[str, Path]:
     scripts = {}
     for name, (request, _) in REQUESTS.items():
         path = folder / f"{name}.lua"
-        path.write_text(_PRELUDE % {"users": table, "request": request})
+        text = _PRELUDE % {"users": table, "request": request}
+        if name == "refresh":  # the next token of the chain comes back in the response
+            text += (
+                "response = function(status, headers, body)\n"
+                f"  local t = string.match(body, '{REFRESH_TOKEN_PATTERN}')\n"
+                "  if t then table.insert(chain, t) end\n"
+                "end\n"
+            )
+        path.write_text(text)
         scripts[name] = path
     return scripts

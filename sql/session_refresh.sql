@@ -4,7 +4,8 @@
 --   inactive  the account is inactive; nothing changed;
 --   reused    the token was spent before, so it was copied: its session ends now;
 --   unknown   no such token, or it or its session has expired.
--- Two requests with one token: the second waits for the first's row lock, then sees it spent.
+-- Run after sql/session_lock.sql in one transaction: two requests with one token take turns
+-- on the session's lock, and the second sees the token spent.
 WITH presented AS (
     SELECT r.token_hash, r.used, r.expires_at > now() AND s.ends_at > now() AS live,
            s.id AS session_id, s.ends_at, u.id AS user_id, u.is_active

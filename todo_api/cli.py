@@ -1,4 +1,5 @@
-"""`todo-api serve` and `todo-api migrate` (also `python -m todo_api`)."""
+"""The `todo-api` command: `serve` the API (also `python -m todo_api`), `migrate` the database,
+and manage accounts as an operator (`users list|deactivate|activate|delete`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import asyncpg
 import psycopg
 import uvicorn
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
+from todo_api.db import admin
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import (
+    Database,
     DatabaseMisconfigured,
     DatabaseUnavailable,
     masked,
+    open_database,
     wait_for_database,
 )
 from todo_api.db.schema_check import SchemaDrift, check_schema
@@ -29,6 +36,7 @@ from todo_api.serving import PROTOCOL
 from todo_api.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("todo_api")
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -95,6 +103,112 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class UnknownAccount(Exception):
+    """No account has this id, email or username."""
+
+
+def _with_database(settings: Settings, url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on a pool opened for it alone, closed afterwards."""
+
+    async def run() -> T:
+        db = await open_database(settings, url)
+        try:
+            return await work(db)
+        finally:
+            await db.pool.close()
+
+    return asyncio.run(run())
+
+
+def _find(settings: Settings, url: str, account: str) -> asyncpg.Record:
+    async def find(db: Database) -> asyncpg.Record | None:
+        return await admin.find_account(db, account)
+
+    found = _with_database(settings, url, find)
+    if found is None:
+        raise UnknownAccount(f"no account named {account}")
+    return found
+
+
+def _name(account: asyncpg.Record) -> str:
+    return str(account["username"] or account["email"] or account["id"])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def _users_list(settings: Settings, url: str) -> int:
+    rows = _with_database(settings, url, admin.list_accounts)
+    table = [["id", "email", "username", "active", "created", "tasks"]]
+    table += [
+        [_cell(r[key]) for key in ("id", "email", "username", "is_active", "created_at", "tasks")]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _users_set_active(settings: Settings, url: str, account: str, active: bool) -> int:
+    found = _find(settings, url, account)
+
+    async def change(db: Database) -> bool:
+        return await admin.set_active(db, found["id"], active)
+
+    state = "active" if active else "inactive"
+    if _with_database(settings, url, change):
+        print(f"{'activated' if active else 'deactivated'} {_name(found)} (id {found['id']})")
+    else:
+        print(f"{_name(found)} was already {state}")
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _users_delete(settings: Settings, url: str, account: str, yes: bool) -> int:
+    found = _find(settings, url, account)
+    # Asked with no connection open: an operator may take a while to answer.
+    email = f" ({found['email']})" if found["email"] else ""
+    if not yes and not _confirmed(f"Delete {_name(found)}{email} and all their tasks? [y/N] "):
+        print("not deleted", file=sys.stderr)
+        return 1
+
+    async def delete(db: Database) -> bool:
+        return await admin.delete_account(db, found["id"])
+
+    if not _with_database(settings, url, delete):
+        raise UnknownAccount(f"no account named {account}")  # deleted meanwhile
+    print(f"deleted {_name(found)} (id {found['id']})")
+    return 0
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    with _database(settings) as url:
+        _prepare(url, settings, migrate=False)
+        if args.action == "list":
+            return _users_list(settings, url)
+        if args.action in ("activate", "deactivate"):
+            return _users_set_active(settings, url, args.account, args.action == "activate")
+        return _users_delete(settings, url, args.account, args.yes)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="todo-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +217,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default PORT, 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default WEB_CONCURRENCY, 1)")
     commands.add_parser("migrate", help="apply pending migrations and exit")
+    users = commands.add_parser("users", help="list, deactivate, activate or delete accounts")
+    actions = users.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every account: id, email, username, active, created, tasks")
+    named = "the account's id, email or username (any case)"
+    deactivate = actions.add_parser("deactivate", help="refuse the account's tokens, end sessions")
+    deactivate.add_argument("account", help=named)
+    activate = actions.add_parser("activate", help="let a deactivated account log in again")
+    activate.add_argument("account", help=named)
+    delete = actions.add_parser("delete", help="delete an account and all its tasks")
+    delete.add_argument("account", help=named)
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -113,15 +238,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format, settings.log_level)
+    level = settings.log_level
+    if args.command == "users" and "log_level" not in settings.model_fields_set:
+        # An operator's command answers in its own lines; start-up chatter (waiting for the
+        # database, the embedded server) would only bury them. LOG_LEVEL still brings it back.
+        level = "error"
+    configure_logging(settings.log_format, level)
     try:
         if args.command == "migrate":
             with _database(settings) as url:
                 _prepare(url, settings, migrate=True)
             return 0
+        if args.command == "users":
+            return _users(settings, args)
         return _serve(settings, args)
     except KeyboardInterrupt:
         return 0
+    except UnknownAccount as exc:
+        print(f"todo-api: {exc}", file=sys.stderr)
+        return 1
     except (
         EmbeddedUnavailable,
         DatabaseUnavailable,
@@ -130,4 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         SchemaDrift,
     ) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
+        return 2
+    except asyncpg.PostgresError as exc:  # e.g. a role that may not change users
+        reason = " ".join(str(exc).split())
+        print(f"todo-api: the database refused: {reason}", file=sys.stderr)
         return 2

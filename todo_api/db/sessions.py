@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import asyncpg
 
 from todo_api.caller import Caller
-from todo_api.db.pool import Runner
+from todo_api.db.pool import Database, Runner
 from todo_api.db.queries import query
 from todo_api.db.users import UserStatus, status_of
 
 SESSION_START = query("session_start")
+SESSION_LOCK = query("session_lock")
 SESSION_REFRESH = query("session_refresh")
 SESSIONS_LIST = query("sessions_list")
 SESSIONS_END = query("sessions_end")
@@ -77,12 +78,16 @@ class Refresh:
     user: asyncpg.Record | None  # the account, when ROTATED
 
 
-async def refresh(db: Runner, token_hash: bytes, new_hash: bytes, refresh_ttl: int) -> Refresh:
-    """Spend a refresh token for a new one of its session (sql/session_refresh.sql)."""
-    row = await db.fetchrow(
-        *SESSION_REFRESH(token_hash=token_hash, new_hash=new_hash, refresh_ttl_seconds=refresh_ttl),
-        retry=False,
-    )
+async def refresh(db: Database, token_hash: bytes, new_hash: bytes, refresh_ttl: int) -> Refresh:
+    """Spend a refresh token for a new one of its session: the session locked first (as
+    everything that ends sessions locks it), then sql/session_refresh.sql."""
+    async with db.transaction() as tx:
+        await tx.fetchrow(*SESSION_LOCK(token_hash=token_hash))
+        row = await tx.fetchrow(
+            *SESSION_REFRESH(
+                token_hash=token_hash, new_hash=new_hash, refresh_ttl_seconds=refresh_ttl
+            )
+        )
     assert row is not None  # one row always
     outcome = Refreshed(row["outcome"])
     if outcome is not Refreshed.ROTATED:
