@@ -18,6 +18,14 @@ CONTRACT = {
     ("/api/auth/register", "post"): "201 400 409 413 415 422 429 503",
     ("/api/auth/login", "post"): "200 400 401 403 413 415 422 429 503",
     ("/api/auth/me", "get"): "200 401 403 503",
+    ("/api/auth/me", "patch"): "200 400 401 403 409 413 415 422 429 503",
+    ("/api/auth/me", "delete"): "204 400 401 403 413 415 422 429 503",
+    ("/api/auth/password", "put"): "200 400 401 403 413 415 422 429 503",
+    ("/api/auth/refresh", "post"): "200 400 401 403 413 415 422 503",
+    ("/api/auth/logout", "post"): "204 401 403 503",
+    ("/api/auth/sessions", "get"): "200 401 403 503",
+    ("/api/auth/sessions", "delete"): "204 401 403 503",
+    ("/api/auth/sessions/{session_id}", "delete"): "204 401 403 404 503",
     ("/api/{user_id}/tasks", "post"): "201 400 401 403 409 413 415 422 503",
     ("/api/{user_id}/tasks", "get"): "200 304 401 403 422 503",
     ("/api/{user_id}/tasks/{task_id}", "get"): "200 304 401 403 404 503",
@@ -68,6 +76,24 @@ async def test_every_contract_route_and_status_is_documented(document: dict[str,
     for (path, method), statuses in CONTRACT.items():
         operation = document["paths"][path][method]
         assert set(operation["responses"]) == set(statuses.split()), (path, method)
+
+
+async def test_account_shapes_are_documented(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    login = schemas["LoginOut"]
+    assert {"refresh_token", "refresh_expires_in"} <= set(login["required"])
+    user = schemas["UserOut"]["properties"]
+    assert {"name", "email"} <= set(user)
+    register = schemas["RegisterBody"]
+    assert set(register["required"]) == {"email", "password"}
+    update = schemas["MeUpdate"]
+    assert update["anyOf"] == [{"required": [n]} for n in ("username", "name", "email")]
+    assert "null" not in str(update["properties"]["username"])
+    assert "null" not in str(update["properties"]["email"])
+    session = schemas["SessionOut"]["properties"]
+    assert set(session) == {"id", "created_at", "last_used_at", "user_agent", "current"}
+    refresh = document["paths"]["/api/auth/refresh"]["post"]
+    assert refresh.get("security") == []  # no bearer token needed
 
 
 async def test_errors_are_problems_and_422_lists_errors(document: dict[str, Any]) -> None:

@@ -280,3 +280,23 @@ async def test_an_inactive_account_cannot_refresh(
     assert_problem(await client.get("/api/auth/me", headers=user.headers), 403)
     await db.execute("UPDATE users SET is_active = true WHERE id = $1", user.id)
     assert (await refresh(client, user.refresh_token)).status_code == 200  # nothing was spent
+
+
+@pytest.mark.parametrize("attempt", range(20))
+async def test_refreshes_racing_logouts_and_session_ends_never_fail(
+    client: httpx.AsyncClient, attempt: int
+) -> None:
+    """Ending a session locks it, then its refresh tokens; a refresh takes them in that order
+    too, so a refresh racing a logout never deadlocks into a server error."""
+    user = await register(client)
+    second = await login(client, user)
+    answers = await asyncio.gather(
+        refresh(client, user.refresh_token),
+        refresh(client, second["refresh_token"]),
+        client.post("/api/auth/logout", headers=user.headers),
+        client.delete("/api/auth/sessions", headers=bearer(second["access_token"])),
+        refresh(client, user.refresh_token),
+    )
+    assert all(r.status_code < 500 for r in answers), [r.text for r in answers]
+    # However the race went, every session has ended by now.
+    assert_problem(await client.get("/api/auth/me", headers=user.headers), 401)
