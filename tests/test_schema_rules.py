@@ -115,7 +115,7 @@ def check_task_field(live: Live, field: str, value: Any) -> None:
     assert stored.status_code == 200 and stored.json()[field] == want
 
 
-def check_register(live: Live, field: str, value: str) -> None:
+def check_register(live: Live, field: str, value: str | None) -> None:
     """Register with `field` set to `value`: stored as the model normalises it, or a 422 naming
     the field and no user made."""
     name = f"r{uuid.uuid4().hex[:12]}"
@@ -199,6 +199,24 @@ def test_any_username_the_model_accepts_is_stored_as_given(live: Live, username:
 )
 def test_any_email_the_model_accepts_is_stored_as_it_normalises_it(live: Live, email: str) -> None:
     check_register(live, "email", email)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        TEXT,
+        st.none(),
+        st.builds(lambda a, b, c: a + b + c, TEXT, st.text(min_size=95, max_size=102), TEXT),
+    )
+)
+def test_any_name_the_model_accepts_is_stored_as_it_trims_it(live: Live, name: str | None) -> None:
+    check_register(live, "name", name)
+
+
+def test_names_with_every_edge_character_at_both_ends(live: Live) -> None:
+    for c in EDGES:
+        check_register(live, "name", f"{c}Ann{c}")
+        check_register(live, "name", c)
 
 
 def test_a_constraint_the_model_missed_is_a_422_naming_the_field(
