@@ -37,7 +37,7 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
-from todo_api.routes.refusals import INACTIVE, refuse_user
+from todo_api.routes.refusals import INACTIVE, refuse_user, refused
 from todo_api.services import Services, services
 
 WRONG_CREDENTIALS = "Incorrect email, username or password"
@@ -208,9 +208,15 @@ def _session_caller(request: Request) -> Caller:
 )
 async def logout(request: Request) -> Response:
     caller = _session_caller(request)
-    status, _ = await sessions.end_sessions(services(request).db, caller, caller.session_id)
-    refuse_user(status)
+    await _end(request, caller, caller.session_id)  # ended meanwhile: ended all the same
     return Response(status_code=204)
+
+
+async def _end(request: Request, caller: Caller, target: str | None) -> int:
+    """End the caller's session `target` (None: all of them); how many ended."""
+    status, ended = await sessions.end_sessions(services(request).db, caller, target)
+    refuse_user(status)
+    return ended
 
 
 @operation(
@@ -235,9 +241,7 @@ async def list_sessions(request: Request) -> Response:
     errors=SIGNED_IN,
 )
 async def end_all_sessions(request: Request) -> Response:
-    caller = _session_caller(request)
-    status, _ = await sessions.end_sessions(services(request).db, caller, None)
-    refuse_user(status)
+    await _end(request, _session_caller(request), None)
     return Response(status_code=204)
 
 
@@ -249,11 +253,8 @@ async def end_all_sessions(request: Request) -> Response:
     errors=(404, *SIGNED_IN),
 )
 async def end_session(request: Request) -> Response:
-    caller = _session_caller(request)
     target: str = request.path_params["session_id"]
-    status, ended = await sessions.end_sessions(services(request).db, caller, target)
-    refuse_user(status)
-    if not ended:
+    if not await _end(request, _session_caller(request), target):
         raise Problem(404, f"Session {target} not found")
     return Response(status_code=204)
 
@@ -310,8 +311,7 @@ async def update_me(request: Request) -> Response:
     except users.UserConflict as exc:
         raise _taken(exc) from None
     if updated is None:
-        refuse_user(await users.user_status(svc.db, caller))
-        raise unauthorized(token_sent=True, detail="The token's session has ended")
+        await refused(svc.db, caller)
     return JSONResponse(user_json(updated))
 
 
@@ -331,7 +331,7 @@ async def delete_me(request: Request) -> Response:
         raise Problem(403, "An account of a trusted issuer is deleted there, not here")
     await _check_password(svc, body.password, user)
     if not await users.delete_user(svc.db, caller):
-        refuse_user(await users.user_status(svc.db, caller))
+        await refused(svc.db, caller)
     return Response(status_code=204)
 
 
@@ -354,8 +354,7 @@ async def change_password(request: Request) -> Response:
         svc.db, caller, password_hash, token_hash, _lifetimes(svc), _user_agent(request)
     )
     if changed is None:
-        refuse_user(await users.user_status(svc.db, caller))
-        raise unauthorized(token_sent=True, detail="The token's session has ended")
+        await refused(svc.db, caller)
     user, started = changed
     return JSONResponse(_login_response(svc, user, started, refresh_token))
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from todo_api.auth.backend import unauthorized
-from todo_api.db.users import UserStatus
+from todo_api.caller import Caller
+from todo_api.db.pool import Runner
+from todo_api.db.users import UserStatus, user_status
 from todo_api.problems import Problem
 
 INACTIVE = "This account is inactive"
+SESSION_ENDED = "The token's session has ended"
 
 
 def refuse_user(status: UserStatus) -> None:
@@ -16,4 +21,11 @@ def refuse_user(status: UserStatus) -> None:
     if status is UserStatus.INACTIVE:
         raise Problem(403, INACTIVE)
     if status is UserStatus.REFUSED:
-        raise unauthorized(token_sent=True, detail="The token's session has ended")
+        raise unauthorized(token_sent=True, detail=SESSION_ENDED)
+
+
+async def refused(db: Runner, caller: Caller) -> NoReturn:
+    """A statement acting for the caller changed nothing: the 401 or 403 the caller rule gives
+    now (a session that ended between our look and the write is the last possibility)."""
+    refuse_user(await user_status(db, caller))
+    raise unauthorized(token_sent=True, detail=SESSION_ENDED)
