@@ -4,6 +4,7 @@ always stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,6 +43,9 @@ class Server:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group: kill() takes uvicorn's worker processes along, which would
+            # outlive their parent (and keep their database connections) otherwise.
+            start_new_session=True,
         )
 
     @property
@@ -71,6 +75,6 @@ class Server:
         return self.wait_for_exit(timeout)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
