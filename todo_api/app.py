@@ -35,6 +35,7 @@ from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models import external_profile
 from todo_api.problems import ProblemResponse
 from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.routes.by_method import method_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
@@ -48,8 +49,8 @@ log = logging.getLogger("todo_api")
 ROUTES = [
     Route("/api/{user_id}/tasks/clear-completed", tasks.clear_completed, methods=["POST"]),
     Route("/api/{user_id}/tasks/changes", sync.task_changes, methods=["GET"]),
-    Route("/api/{user_id}/tasks/{task_id:task_id}", tasks.TaskItem),
-    Route("/api/{user_id}/tasks", tasks.TaskCollection),
+    method_route("/api/{user_id}/tasks/{task_id:task_id}", tasks.task_item),
+    method_route("/api/{user_id}/tasks", tasks.task_collection),
     Route(
         "/api/{user_id}/tasks/{task_id:task_id}/complete", tasks.complete_task, methods=["PATCH"]
     ),
@@ -59,9 +60,9 @@ ROUTES = [
     Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
     Route("/api/auth/logout", auth.logout, methods=["POST"]),
-    Route("/api/auth/me", auth.Me),
+    method_route("/api/auth/me", auth.me_routes),
     Route("/api/auth/password", auth.change_password, methods=["PUT"]),
-    Route("/api/auth/sessions", auth.Sessions),
+    method_route("/api/auth/sessions", auth.sessions_routes),
     Route("/api/auth/sessions/{session_id}", auth.end_session, methods=["DELETE"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),

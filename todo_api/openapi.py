@@ -5,17 +5,16 @@ so the two cannot drift apart."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
-from starlette.endpoints import HTTPEndpoint
 from starlette.routing import BaseRoute, Route
 
 from todo_api import __version__
 from todo_api.models import ProblemOut, ValidationProblemOut
+from todo_api.routes.by_method import handlers_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,9 +142,8 @@ def operation(**declared: Any) -> Callable[[F], F]:
 def _operations(route: Route) -> dict[str, Operation]:
     """The documented operations of one route, by lower-case method."""
     endpoint = route.endpoint
-    if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
-        handlers = {m: getattr(endpoint, m) for m in METHODS if hasattr(endpoint, m)}
-    else:
+    handlers: dict[str, Any] = dict(handlers_of(endpoint))
+    if not handlers:
         handlers = {m.lower(): endpoint for m in route.methods or () if m != "HEAD"}
     found = {}
     for method, handler in handlers.items():

@@ -19,7 +19,7 @@ import orjson
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from todo_api.middleware.request_context import RequestContextMiddleware
+from todo_api.middleware.request_context import FLOW_CONTROL, RequestContextMiddleware
 from todo_api.problems import ProblemResponse
 
 MAX_HEADER_BYTES: Final = 16 * 1024  # request line and headers; nginx's default is 8 KiB
@@ -130,6 +130,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        cycle.scope[FLOW_CONTROL] = self.flow  # request_context.py: when a send may wait
         # uvicorn answers the request over `limit_concurrency` with a plain-text 503 of its own.
         chosen: Any = TOO_BUSY if app is service_unavailable else app
         super()._start_asgi_task(cycle, chosen)

@@ -23,7 +23,8 @@ class Signer:
         self._key = hashlib.sha256(material).digest()
 
     def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+        # hmac.digest: the one-shot C implementation, several times cheaper than hmac.new.
+        return hmac.digest(self._key, payload, "sha256")[:_SIGNATURE_BYTES]
 
     def dump(self, value: Any) -> str:
         payload = orjson.dumps(value)

@@ -264,15 +264,21 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        """A pooled connection, taken in arrival order within the acquire timeout."""
-        # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
-        async with asyncio.timeout(self.acquire_timeout):
-            await self._turns.acquire()
-            try:
-                conn = await self.pool.acquire()
-            except BaseException:
-                self._turns.release()
-                raise
+        """A pooled connection, taken in arrival order. When others are waiting, the wait is
+        bounded by the acquire timeout; when a turn is free it is taken at once, with no timer
+        to arm (a measurable share of a fast request), and a connection is then free in the
+        pool: at most a new one is made, bounded by the connect timeout."""
+        if self._turns.locked():
+            # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
+            async with asyncio.timeout(self.acquire_timeout):
+                await self._turns.acquire()
+        else:
+            await self._turns.acquire()  # a free turn: returns without suspending
+        try:
+            conn = await self.pool.acquire()
+        except BaseException:
+            self._turns.release()
+            raise
         try:
             yield conn
         finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,6 +36,7 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
+from todo_api.routes.by_method import by_method
 from todo_api.routes.refusals import INACTIVE, refuse_user, refused
 from todo_api.services import Services, services
 
@@ -359,16 +359,6 @@ async def change_password(request: Request) -> Response:
     return JSONResponse(_login_response(svc, user, started, refresh_token))
 
 
-class Me(HTTPEndpoint):
-    """/api/auth/me."""
-
-    get = staticmethod(me)
-    patch = staticmethod(update_me)
-    delete = staticmethod(delete_me)
-
-
-class Sessions(HTTPEndpoint):
-    """/api/auth/sessions."""
-
-    get = staticmethod(list_sessions)
-    delete = staticmethod(end_all_sessions)
+# /api/auth/me and /api/auth/sessions
+me_routes = by_method(get=me, patch=update_me, delete=delete_me)
+sessions_routes = by_method(get=list_sessions, delete=end_all_sessions)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -35,6 +34,7 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
+from todo_api.routes.by_method import by_method
 from todo_api.routes.refusals import refuse_user
 from todo_api.services import services
 
@@ -359,16 +359,7 @@ async def list_tags(request: Request) -> Response:
     return JSONResponse([{"name": name, "count": count} for name, count in counts])
 
 
-class TaskCollection(HTTPEndpoint):
-    """/api/{user_id}/tasks: one route, so a wrong method gets 405 with the full Allow list."""
-
-    get = staticmethod(list_tasks)
-    post = staticmethod(create_task)
-
-
-class TaskItem(HTTPEndpoint):
-    """/api/{user_id}/tasks/{task_id}."""
-
-    get = staticmethod(get_task)
-    put = staticmethod(update_task)
-    delete = staticmethod(delete_task)
+# /api/{user_id}/tasks: one route, so a wrong method gets 405 with the full Allow list.
+task_collection = by_method(get=list_tasks, post=create_task)
+# /api/{user_id}/tasks/{task_id}
+task_item = by_method(get=get_task, put=update_task, delete=delete_task)
