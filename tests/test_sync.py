@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from tests.conftest import TEST_SECRET, User, assert_problem, client_for, create_task
 from todo_api.db.queries import query
-from todo_api.sync_tokens import FeedPosition, SyncTokens
+from todo_api.sync_tokens import REISSUE_AFTER_SECONDS, FeedPosition, SyncTokens
 
 pytestmark = pytest.mark.anyio
 
@@ -105,6 +105,32 @@ async def test_bad_tokens_are_422_and_old_ones_410(
         assert_problem(r, 422)
     r = await client.get(changes_url(other), headers=user.headers)
     assert_problem(r, 403)
+
+
+async def test_an_up_to_date_client_gets_its_recent_token_back_and_an_older_one_renewed(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    await create_task(client, user)
+    first = (await client.get(changes_url(user), headers=user.headers)).json()
+    again = await client.get(
+        changes_url(user), params={"since": first["next"]}, headers=user.headers
+    )
+    assert again.json() == {"changes": [], "next": first["next"], "more": False}
+    # A token from two hours ago at the same place: a fresh one, so its date moves on.
+    tokens = SyncTokens(TEST_SECRET, history_days=30)
+    position = tokens.decode(first["next"], user.id).position
+    older = tokens.encode(user.id, position, now=time.time() - 2 * REISSUE_AFTER_SECONDS)
+    renewed = (
+        await client.get(changes_url(user), params={"since": older}, headers=user.headers)
+    ).json()
+    assert renewed["changes"] == [] and renewed["next"] != older
+    assert tokens.decode(renewed["next"], user.id).position == position
+    # A change moves the token on.
+    await create_task(client, user)
+    moved = (
+        await client.get(changes_url(user), params={"since": first["next"]}, headers=user.headers)
+    ).json()
+    assert len(moved["changes"]) == 1 and moved["next"] != first["next"]
 
 
 async def test_old_tombstones_go_without_a_job_and_an_account_takes_its_history_along(

@@ -25,6 +25,19 @@ class FeedPosition:
 
 
 START = FeedPosition(0, 0)
+# A client up to date gets its own token back while it is younger than this, instead of a new
+# one for the same position: polling then costs no signing. Its date moves on at most this late.
+REISSUE_AFTER_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ReadToken:
+    position: FeedPosition
+    issued: int  # Unix seconds
+
+    def still_fresh(self, now: float | None = None) -> bool:
+        """Young enough to be handed back unchanged when the position did not move."""
+        return (time.time() if now is None else now) - self.issued < REISSUE_AFTER_SECONDS
 
 
 class SyncTokens:
@@ -36,7 +49,7 @@ class SyncTokens:
         issued = int(time.time() if now is None else now)
         return self._signer.dump([user_id, position.change_seq, position.task_id, issued])
 
-    def decode(self, token: str, user_id: str, now: float | None = None) -> FeedPosition:
+    def decode(self, token: str, user_id: str, now: float | None = None) -> ReadToken:
         try:
             owner, change_seq, task_id, issued = self._signer.load(token)
         except BadSignature:
@@ -45,4 +58,4 @@ class SyncTokens:
             raise InvalidSyncToken("this token belongs to another user")
         if (time.time() if now is None else now) - issued > self.history_seconds:
             raise ExpiredSyncToken("older than the change history kept; sync from the start")
-        return FeedPosition(change_seq, task_id)
+        return ReadToken(FeedPosition(change_seq, task_id), issued)

@@ -15,7 +15,13 @@ from todo_api.problems import Problem
 from todo_api.routes.refusals import refuse_user
 from todo_api.routes.tasks import AUTHORISED, owner_of
 from todo_api.services import services
-from todo_api.sync_tokens import START, ExpiredSyncToken, FeedPosition, InvalidSyncToken
+from todo_api.sync_tokens import (
+    START,
+    ExpiredSyncToken,
+    FeedPosition,
+    InvalidSyncToken,
+    ReadToken,
+)
 
 
 @operation(
@@ -31,9 +37,11 @@ async def task_changes(request: Request) -> Response:
     params = validated(SyncQuery, dict(request.query_params), where="query")
     svc = services(request)
     position = START
+    read: ReadToken | None = None
     if params.since is not None:
         try:
-            position = svc.sync_tokens.decode(params.since, caller.user_id)
+            read = svc.sync_tokens.decode(params.since, caller.user_id)
+            position = read.position
         except InvalidSyncToken as exc:
             error = {"loc": ["query", "since"], "msg": str(exc), "type": "invalid_sync_token"}
             raise Problem(422, f"Invalid sync token: {exc}", errors=[error]) from None
@@ -51,9 +59,13 @@ async def task_changes(request: Request) -> Response:
     if page.rows:
         last = page.rows[-1]
         position = FeedPosition(last["change_seq"], last["id"])
+    if not page.rows and params.since is not None and read is not None and read.still_fresh():
+        next_token = params.since  # up to date, and its token is recent: the same one again
+    else:
+        next_token = svc.sync_tokens.encode(caller.user_id, position)
     body = {
         "changes": [change_json(row) for row in page.rows],
-        "next": svc.sync_tokens.encode(caller.user_id, position),
+        "next": next_token,
         "more": page.more,
     }
     return JSONResponse(body)
