@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,7 +17,6 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
-from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
@@ -40,6 +40,9 @@ from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 from todo_api.sync_tokens import SyncTokens
+
+if TYPE_CHECKING:
+    from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
 
 log = logging.getLogger("todo_api")
 
@@ -90,8 +93,12 @@ def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
 
 
 def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
+    """The issuer's key set, when one is configured. Imported only then: its HTTP client
+    (httpx) is several MB of memory a service without one does not need."""
     if settings.auth_jwks_url is None:
         return None
+    from todo_api.auth.issuer import TrustedIssuer
+
     return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
 
 

@@ -12,6 +12,7 @@ import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.authentication import (
     AuthCredentials,
@@ -21,14 +22,16 @@ from starlette.authentication import (
 )
 from starlette.requests import HTTPConnection, Request
 
-from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
 from todo_api.auth.tokens import VERIFIED_TOKENS, InvalidToken, read_token
 from todo_api.caller import Caller
 from todo_api.problems import Problem
 
+if TYPE_CHECKING:  # imported by app.py only when a trusted issuer is configured (httpx)
+    from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
+
 log = logging.getLogger("todo_api")
 
-Provision = Callable[[HTTPConnection, ExternalClaims], Awaitable[None]]
+Provision = Callable[[HTTPConnection, "ExternalClaims"], Awaitable[None]]
 
 
 class AccountUnavailable(AuthenticationError):
