@@ -9,6 +9,7 @@ through `provision`, which app.py wires to the database."""
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -109,9 +110,9 @@ class BearerTokenBackend(AuthenticationBackend):
             while len(self._provisioned) > VERIFIED_TOKENS:
                 self._provisioned.popitem(last=False)
             now = time.time()
-            for old, expires in list(self._provisioned.items())[:2]:
-                if expires <= now:
-                    del self._provisioned[old]
+            expired = [t for t, exp in itertools.islice(self._provisioned.items(), 2) if exp <= now]
+            for old in expired:
+                del self._provisioned[old]
         return Caller(claims.subject, None)
 
 
