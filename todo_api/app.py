@@ -21,7 +21,7 @@ from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
-from todo_api.handlers import EXCEPTION_HANDLERS
+from todo_api.handlers import EXCEPTION_HANDLERS, database_unavailable
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
 from todo_api.middleware.cors import (
@@ -33,7 +33,6 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models import external_profile
-from todo_api.problems import ProblemResponse
 from todo_api.routes import auth, docs, health, sync, tasks
 from todo_api.routes.by_method import method_route
 from todo_api.services import Services, services
@@ -88,8 +87,7 @@ async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) 
 
 def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
     """The backend could not reach the database to make an issuer's account."""
-    detail = "The database is unavailable; try again shortly"
-    return ProblemResponse(503, detail, headers={"Retry-After": "1"})
+    return database_unavailable(exc)
 
 
 def trusted_issuer(settings: Settings) -> TrustedIssuer | None:

@@ -26,10 +26,16 @@ log = logging.getLogger("todo_api")
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+def database_unavailable(exc: Exception) -> Response:
+    """The 503 for an unreachable database, wherever it is met (a route, or the
+    authentication backend making a trusted issuer's account)."""
     log.warning("database unavailable: %s", exc)
     detail = "The database is unavailable; try again shortly"
     return ProblemResponse(503, detail, headers={"Retry-After": "1"})
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    return database_unavailable(exc)
 
 
 async def handle_hasher_busy(request: Request, exc: Exception) -> Response:

@@ -37,7 +37,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
 from todo_api.routes.by_method import by_method
-from todo_api.routes.refusals import INACTIVE, refuse_user, refused
+from todo_api.routes.refusals import AUTHORISED, INACTIVE, refuse_user, refused
 from todo_api.services import Services, services
 
 WRONG_CREDENTIALS = "Incorrect email, username or password"
@@ -45,7 +45,6 @@ WRONG_PASSWORD = "The password is wrong"
 BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or already used"
 NO_SESSION = "Tokens of a trusted issuer have no session here"
 USER_AGENT_MAX_CHARS = 200
-SIGNED_IN = (401, 403, 503)
 
 
 def _lifetimes(svc: Services) -> sessions.Lifetimes:
@@ -204,7 +203,7 @@ def _session_caller(request: Request) -> Caller:
     summary="End the token's session",
     tag="auth",
     replies=(Reply(204, "The session has ended: its access and refresh tokens are refused."),),
-    errors=SIGNED_IN,
+    errors=AUTHORISED,
 )
 async def logout(request: Request) -> Response:
     caller = _session_caller(request)
@@ -224,7 +223,7 @@ async def _end(request: Request, caller: Caller, target: str | None) -> int:
     summary="The account's active sessions, newest first",
     tag="auth",
     replies=(Reply(200, "The sessions.", SessionOut, many=True),),
-    errors=SIGNED_IN,
+    errors=AUTHORISED,
 )
 async def list_sessions(request: Request) -> Response:
     caller = _session_caller(request)
@@ -238,7 +237,7 @@ async def list_sessions(request: Request) -> Response:
     summary="End every session of the account, the current one included",
     tag="auth",
     replies=(Reply(204, "Every session has ended."),),
-    errors=SIGNED_IN,
+    errors=AUTHORISED,
 )
 async def end_all_sessions(request: Request) -> Response:
     await _end(request, _session_caller(request), None)
@@ -250,7 +249,7 @@ async def end_all_sessions(request: Request) -> Response:
     summary="End one session of the account",
     tag="auth",
     replies=(Reply(204, "The session has ended."),),
-    errors=(404, *SIGNED_IN),
+    errors=(404, *AUTHORISED),
 )
 async def end_session(request: Request) -> Response:
     target: str = request.path_params["session_id"]
@@ -279,7 +278,7 @@ async def _check_password(svc: Services, password: str | None, user: asyncpg.Rec
     summary="The token's user",
     tag="auth",
     replies=(Reply(200, "The user.", UserOut),),
-    errors=SIGNED_IN,
+    errors=AUTHORISED,
 )
 async def me(request: Request) -> Response:
     _, user = await _me(request)
@@ -292,7 +291,7 @@ async def me(request: Request) -> Response:
     tag="auth",
     body=MeUpdate,
     replies=(Reply(200, "The updated user.", UserOut),),
-    errors=(400, 409, 413, 415, 422, 429, *SIGNED_IN),
+    errors=(400, 409, 413, 415, 422, 429, *AUTHORISED),
 )
 async def update_me(request: Request) -> Response:
     body = validated(MeUpdate, await json_object(request))
@@ -321,7 +320,7 @@ async def update_me(request: Request) -> Response:
     tag="auth",
     body=PasswordConfirmation,
     replies=(Reply(204, "Deleted: the tasks, sessions and sync history too."),),
-    errors=(400, 413, 415, 422, 429, *SIGNED_IN),
+    errors=(400, 413, 415, 422, 429, *AUTHORISED),
 )
 async def delete_me(request: Request) -> Response:
     body = validated(PasswordConfirmation, await json_object(request, optional=True) or {})
@@ -341,7 +340,7 @@ async def delete_me(request: Request) -> Response:
     tag="auth",
     body=PasswordChange,
     replies=(Reply(200, "Tokens of the new session.", LoginOut),),
-    errors=(400, 413, 415, 422, 429, *SIGNED_IN),
+    errors=(400, 413, 415, 422, 429, *AUTHORISED),
 )
 async def change_password(request: Request) -> Response:
     body = validated(PasswordChange, await json_object(request))

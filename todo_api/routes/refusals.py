@@ -10,6 +10,8 @@ from todo_api.db.pool import Runner
 from todo_api.db.users import UserStatus, user_status
 from todo_api.problems import Problem
 
+# What any route needing a signed-in caller may answer besides its own statuses.
+AUTHORISED = (401, 403, 503)
 INACTIVE = "This account is inactive"
 SESSION_ENDED = "The token's session has ended"
 

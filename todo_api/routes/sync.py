@@ -12,8 +12,8 @@ from todo_api.models import ChangesOut, SyncQuery, change_json
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, validated
 from todo_api.problems import Problem
-from todo_api.routes.refusals import refuse_user
-from todo_api.routes.tasks import AUTHORISED, owner_of
+from todo_api.routes.refusals import AUTHORISED, refuse_user
+from todo_api.routes.tasks import owner_of
 from todo_api.services import services
 from todo_api.sync_tokens import (
     START,

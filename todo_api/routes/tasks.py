@@ -35,7 +35,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.by_method import by_method
-from todo_api.routes.refusals import refuse_user
+from todo_api.routes.refusals import AUTHORISED, refuse_user
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -45,7 +45,6 @@ TASK_LINKS = {
     name: {"operationId": name, "parameters": TASK_LINK}
     for name in ("getTask", "updateTask", "completeTask", "moveTask", "deleteTask")
 }
-AUTHORISED = (401, 403, 503)
 # Paths under /tasks/ that are not a task: `{task_id:task_id}` never matches them, so a method
 # they do not allow is 405 from their own route rather than "task not found" (or 405 with a
 # task's Allow list) from the task routes. ("changes" is the sync feed's.)
