@@ -31,12 +31,11 @@ import psutil
 import psycopg
 
 from bench.workloads import REFRESH_CHAINS, REQUESTS, SeededUser, session_for, write_scripts
-from tests.databases import fresh_database, throwaway_server
-from tests.servers import BIN, ROOT, free_port
 from todo_api.auth.tokens import issue_token, new_refresh_token
 from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
 from todo_api.sync_tokens import FeedPosition, SyncTokens
+from todo_api.testing import BIN, ROOT, free_port, fresh_database, throwaway_server
 
 SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
 PASSWORD = "bench-password"

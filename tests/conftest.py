@@ -20,11 +20,10 @@ import psycopg
 import pytest
 from starlette.types import ASGIApp
 
-from tests.databases import fresh_database, throwaway_server
-from tests.servers import TODO_API, Server
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations, behind_a_pooler
 from todo_api.settings import Settings, load_settings
+from todo_api.testing import TODO_API, Server, fresh_database, throwaway_server
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse"

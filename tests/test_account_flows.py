@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.conftest import TEST_SECRET
-from tests.servers import Server
+from todo_api.testing import Server
 
 # Enough fresh connections that both workers answer some of them.
 TRIES = 12

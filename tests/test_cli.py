@@ -15,9 +15,8 @@ import psycopg
 import pytest
 
 from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET
-from tests.databases import fresh_database
-from tests.servers import BIN, ROOT, Server
 from todo_api.db.pool import yoyo_url
+from todo_api.testing import BIN, ROOT, Server, fresh_database
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, TEST_SECRET
-from tests.databases import fresh_database
-from tests.servers import BIN, ROOT, Server
+from todo_api.testing import BIN, ROOT, Server, fresh_database
 
 TODO_API = str(BIN / "todo-api")
 

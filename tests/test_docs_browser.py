@@ -21,7 +21,7 @@ import pytest
 import websockets
 
 from tests.conftest import TEST_SECRET
-from tests.servers import Server
+from todo_api.testing import Server
 
 pytestmark = pytest.mark.anyio
 

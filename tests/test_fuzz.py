@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.conftest import TEST_SECRET
-from tests.servers import BIN, ROOT, Server
+from todo_api.testing import BIN, ROOT, Server
 
 MAX_EXAMPLES = os.environ.get("TODO_FUZZ_MAX_EXAMPLES", "25")
 SEED = os.environ.get("TODO_FUZZ_SEED", "")

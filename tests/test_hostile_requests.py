@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.servers import Server
+from todo_api.testing import Server
 
 HOST = b"Host: x\r\n"
 JSON = b"Content-Type: application/json\r\n"

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.databases import fresh_database
-from tests.servers import Server
+from todo_api.testing import Server, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,9 @@ import pytest
 from starlette.types import ASGIApp
 
 from tests.conftest import TEST_SECRET, assert_problem, register, running
-from tests.servers import Server
 from todo_api.app import create_app
 from todo_api.settings import Settings
+from todo_api.testing import Server
 
 pytestmark = pytest.mark.anyio
 

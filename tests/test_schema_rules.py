@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tests.conftest import PASSWORD, TEST_SECRET, assert_problem
-from tests.servers import TODO_API, Server
 from todo_api.models import RegisterBody, TaskCreate
 from todo_api.payloads import validated
 from todo_api.problems import Problem
+from todo_api.testing import TODO_API, Server
 
 # White space of every kind the engines in play disagree on: Unicode White_Space (what pydantic
 # trims), the ASCII separators Python's str.isspace also counts, and two look-alikes neither trims.

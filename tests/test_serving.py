@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET, User
-from tests.servers import TODO_API, Server, free_port
 from tests.tcp_proxy import TcpProxy
+from todo_api.testing import TODO_API, Server, free_port
 
 
 def unreachable_url() -> str:

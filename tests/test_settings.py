@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import BIN
 from todo_api.settings import SettingsError, load_settings
+from todo_api.testing import BIN
 
 GOOD_SECRET = "s" * 32
 

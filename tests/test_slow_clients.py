@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.servers import Server
 from todo_api.logs import access_log
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.problems import ProblemResponse
+from todo_api.testing import Server
 
 LIMITS = {
     "HEADER_TIMEOUT_SECONDS": "2",

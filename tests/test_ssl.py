@@ -19,11 +19,11 @@ import pytest
 import trustme
 
 from tests.conftest import client_for, register, running
-from tests.servers import free_port
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import asyncpg_dsn
 from todo_api.settings import Settings
+from todo_api.testing import free_port
 
 PASSWORD = "tls-test-password"
 

@@ -12,10 +12,9 @@ import pytest
 from yoyo import get_backend, read_migrations
 
 from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET
-from tests.databases import fresh_database
-from tests.servers import BIN, ROOT
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import yoyo_url
+from todo_api.testing import BIN, ROOT, fresh_database
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ import pytest
 from yoyo import get_backend, read_migrations
 
 from tests.conftest import PREPARED_STATEMENTS, TEST_SECRET
-from tests.databases import fresh_database
-from tests.servers import BIN, ROOT
 from todo_api.db.pool import yoyo_url
+from todo_api.testing import BIN, ROOT, fresh_database
 
 ROUND_ONE = "0001_users_and_tasks"
 
