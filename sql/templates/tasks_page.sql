@@ -1,8 +1,13 @@
 -- One page of a user's tasks in one sort order, after the cursor, with the count of all matches.
 -- Rendered by todo_api/db/tasks.py once per sort and order (and once without a cursor, for the
--- first page) from its table of sort keys: [[keyset]] is "rows after the cursor" as a row
--- comparison of the sort key (then id) with the same key over :after_key and :after_id, and
--- [[order_by]] that key and id with their direction. Every value is a parameter.
+-- first page; and once each with and without a search) from its table of sort keys: [[keyset]]
+-- is "rows after the cursor" as a row comparison of the sort key (then id) with the same key
+-- over :after_key and :after_id, [[order_by]] that key and id with their direction, and
+-- [[search]] the `q` condition in the spelling a trigram index serves, or in the one it does
+-- not (see todo_api/db/tasks.py). Every value is a parameter.
+-- The total: with no filter but status and at most one tag (:from_counts), it is read from
+-- task_counts (migrations/0006), which agrees exactly with the tasks this snapshot sees;
+-- otherwise the matching rows are counted. The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
 -- such user, may_act false that the caller rule refused them.
 WITH matching AS NOT MATERIALIZED (
@@ -10,7 +15,7 @@ WITH matching AS NOT MATERIALIZED (
     FROM tasks AS t
     WHERE t.user_id = :user_id
       AND (:completed::boolean IS NULL OR t.completed = :completed::boolean)
-      AND (:pattern::text IS NULL OR t.title ILIKE :pattern::text OR t.description ILIKE :pattern::text)
+      AND [[search]]
       AND (:tags::text[] IS NULL OR t.tags @> :tags::text[])
       AND (:priorities::text[] IS NULL OR t.priority = ANY (:priorities::text[]::task_priority[]))
       AND (:due_after::text IS NULL OR t.due_date >= :due_after::text::date)
@@ -18,7 +23,16 @@ WITH matching AS NOT MATERIALIZED (
       AND (:overdue::boolean IS NULL
            OR COALESCE(NOT t.completed AND t.due_date < :today::text::date, false) = :overdue::boolean)
 )
-SELECT u.is_active, {{caller}} AS may_act, (SELECT count(*) FROM matching) AS total, page.*
+SELECT u.is_active, {{caller}} AS may_act,
+       CASE WHEN :from_counts::boolean THEN (
+           SELECT COALESCE(CASE :completed::boolean WHEN true THEN c.completed
+                                                    WHEN false THEN c.tasks - c.completed
+                                                    ELSE c.tasks END, 0)
+           FROM (SELECT) AS one
+           LEFT JOIN task_counts AS c
+             ON c.user_id = :user_id AND c.tag = COALESCE((:tags::text[])[1], '')
+       ) ELSE (SELECT count(*) FROM matching) END AS total,
+       page.*
 FROM (SELECT) AS one
 LEFT JOIN users AS u ON u.id = :user_id
 LEFT JOIN LATERAL (

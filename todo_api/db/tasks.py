@@ -7,6 +7,8 @@ that table ever become SQL text; filter values and cursors always travel as para
 
 from __future__ import annotations
 
+import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -68,7 +70,34 @@ SORTS: Final = {
 }
 
 
-def _page_query(sort: str, order: Order, after_cursor: bool) -> Query:
+# pg_trgm takes trigrams from runs of letters and digits (of the database's locale: ASCII ones
+# are letters and digits in every locale).
+_TRIGRAM = re.compile(r"[A-Za-z0-9]{3}")
+
+
+# `q`: the title or the description holds the text, case-insensitively (:pattern is a LIKE
+# pattern). Two spellings of one condition (PostgreSQL's ILIKE lower-cases both sides with
+# lower() in a multi-byte encoding, then matches): ILIKE, which the trigram indexes
+# (migrations/0006) serve, for text with a trigram in it; and lower() LIKE lower(), which no
+# index serves, for text with none ("ab", "a b"), where a trigram index could only be read
+# whole. Without `q`, no condition at all: a generic plan keeps its index-only scans.
+class Search(enum.Enum):
+    NONE = "true"
+    TRIGRAMS = "(t.title ILIKE :pattern::text OR t.description ILIKE :pattern::text)"
+    SCAN = (
+        "(lower(t.title) LIKE lower(:pattern::text)"
+        " OR lower(t.description) LIKE lower(:pattern::text))"
+    )
+
+    @classmethod
+    def of(cls, text: str | None) -> Search:
+        """The spelling for a search for `text` (None or empty: no search)."""
+        if not text:
+            return cls.NONE
+        return cls.TRIGRAMS if _TRIGRAM.search(text) else cls.SCAN
+
+
+def _page_query(sort: str, order: Order, after_cursor: bool, search: Search) -> Query:
     spec = SORTS[sort]
     row = [spec.key(f"t.{spec.column}", order)]
     after = [spec.key(f":after_key::text::{spec.sql_type}", order)]
@@ -77,19 +106,26 @@ def _page_query(sort: str, order: Order, after_cursor: bool) -> Query:
         after.append(":after_id::bigint")
     operator = ">" if order == "asc" else "<"
     keyset = f"({', '.join(row)}) {operator} ({', '.join(after)})" if after_cursor else "true"
+    name = f"tasks_page_{sort}_{order}{'_after' if after_cursor else ''}"
     return render(
         "tasks_page",
-        f"tasks_page_{sort}_{order}{'_after' if after_cursor else ''}",
-        {"keyset": keyset, "order_by": ", ".join(f"{k} {order.upper()}" for k in row)},
+        f"{name}_{search.name.lower()}",
+        {
+            "keyset": keyset,
+            "order_by": ", ".join(f"{k} {order.upper()}" for k in row),
+            "search": search.value,
+        },
     )
 
 
-# Per sort and order: the first page's statement and the one for a page after a cursor.
+# Per sort and order: the first page's statement and the one for a page after a cursor; each
+# with each spelling of the search.
 PAGES: Final = {
-    (sort, order, after_cursor): _page_query(sort, order, after_cursor)
+    (sort, order, after_cursor, search): _page_query(sort, order, after_cursor, search)
     for sort in SORTS
     for order in ORDERS
     for after_cursor in (False, True)
+    for search in Search
 }
 
 
@@ -124,6 +160,18 @@ class Filters:
     due_before: date | None = None
     overdue: bool | None = None
     today: date | None = None  # the caller's today, for `overdue`
+
+    @property
+    def counted(self) -> bool:
+        """Whether task_counts holds the number of matches: at most `completed` and one tag."""
+        return (
+            not self.search
+            and len(self.tags) <= 1
+            and not self.priorities
+            and self.due_after is None
+            and self.due_before is None
+            and self.overdue is None
+        )
 
 
 def like_pattern(text: str) -> str:
@@ -275,8 +323,9 @@ async def list_tasks(
     """One keyset page: the rows after `after` (the last row's sort value and id) in this
     order, and how many rows match the filters in all."""
     key, last_id = after if after is not None else (None, None)
-    statement = PAGES[sort, order, after is not None](
+    statement = PAGES[sort, order, after is not None, Search.of(filters.search)](
         **caller.params,
+        from_counts=filters.counted,
         completed=filters.completed,
         pattern=like_pattern(filters.search) if filters.search else None,
         tags=list(filters.tags) or None,
