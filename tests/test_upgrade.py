@@ -77,6 +77,12 @@ def test_a_round_one_database_upgrades_with_its_data(round_one_database: str, to
             assert len({r[2] for r in mine}) == 70
         assert {(r[3], r[4], tuple(r[5]), r[6]) for r in rows} == {(1, "none", (), None)}
         assert sum(r[7] for r in rows) == 70
+        # 0006 counted what was there: 70 tasks each, 35 of them completed, no tags.
+        counts = conn.execute(
+            """SELECT u.username, c.tag, c.tasks, c.completed
+               FROM task_counts AS c JOIN users AS u ON u.id = c.user_id ORDER BY 1"""
+        ).fetchall()
+        assert counts == [("ann", "", 70, 35), ("bob", "", 70, 35)]
         # The title rule fixed by 0002: a lowercase v at either end is a letter like any other.
         conn.execute(
             "INSERT INTO tasks (user_id, title) SELECT id, 'vacuum the house v' FROM users LIMIT 1"
