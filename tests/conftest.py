@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -126,16 +125,32 @@ async def app(settings: Settings) -> AsyncIterator[ASGIApp | RemoteService]:
 BASE_URL = "http://testserver"
 
 
-def client_for(app: ASGIApp | RemoteService) -> httpx.AsyncClient:
-    """A client of the app in-process, or of the remote service over HTTP. The remote one says
-    `Host: testserver` as the in-process one does: the service builds its links (Location, Link)
-    from the host the client asked for, which a balancer passes on."""
-    if isinstance(app, RemoteService):
-        return httpx.AsyncClient(
-            base_url=app.url, headers={"Host": urlsplit(BASE_URL).netloc}, timeout=60
+class ToService(httpx.AsyncHTTPTransport):
+    """Connects to the remote service's address whatever host a request's URL names, as if
+    `testserver` resolved to it: the request keeps its Host header, and the links the service
+    builds from it (Location, Link) work as they do in-process."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.address = httpx.URL(url)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        routed = httpx.Request(
+            request.method,
+            request.url.copy_with(host=self.address.host, port=self.address.port),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
         )
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+        return await super().handle_async_request(routed)
+
+
+def client_for(app: ASGIApp | RemoteService) -> httpx.AsyncClient:
+    """A client of the app in-process, or of the remote service over HTTP."""
+    transport = (
+        ToService(app.url) if isinstance(app, RemoteService) else httpx.ASGITransport(app=app)
+    )
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=60)
 
 
 @pytest.fixture
