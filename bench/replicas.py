@@ -101,6 +101,11 @@ class BalancerMissing(Exception):
     """Debian's nginx is not installed (`apt-get install nginx-light`)."""
 
 
+def require_nginx() -> None:
+    if not Path(NGINX).exists():
+        raise BalancerMissing(f"{NGINX} is missing: install Debian's nginx-light")
+
+
 def nginx_config(folder: Path, port: int, replicas: list[Server]) -> str:
     servers = "\n        ".join(f"server 127.0.0.1:{r.port};" for r in replicas)
     # Run as root (a container), nginx's workers would switch to `nobody`, who cannot write here.
@@ -111,8 +116,7 @@ def nginx_config(folder: Path, port: int, replicas: list[Server]) -> str:
 @contextlib.contextmanager
 def balancer(folder: Path, replicas: list[Server]) -> Iterator[str]:
     """nginx in the foreground in front of the replicas; its URL while the block runs."""
-    if not Path(NGINX).exists():
-        raise BalancerMissing(f"{NGINX} is missing: install Debian's nginx-light")
+    require_nginx()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = folder / "nginx.conf"
@@ -181,8 +185,7 @@ def run(
 ) -> dict[str, Any]:
     """The replica check on a fresh database of the server at server_url; the figures. `tests`
     (pytest's arguments) runs those tests instead of the quick or the full set."""
-    if not Path(NGINX).exists():
-        raise BalancerMissing(f"{NGINX} is missing: install Debian's nginx-light")
+    require_nginx()
     started = time.monotonic()
     with fresh_database(server_url, prefix="todo_replicas") as database_url:
         apply_migrations(database_url)
@@ -238,6 +241,7 @@ def main() -> int:
     args = parser.parse_args()
     configured = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     try:
+        require_nginx()  # before starting an embedded PostgreSQL for nothing
         with (
             tempfile.TemporaryDirectory(prefix="todo-replicas-") as scratch,
             throwaway_server(configured, Path(scratch)) as server_url,
