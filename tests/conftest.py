@@ -1,6 +1,13 @@
 """One throwaway PostgreSQL for the run: a fresh database on the server in TEST_DATABASE_URL
 (dropped at the end), else an embedded server in a temporary folder. Migrated once; one app
-with its lifespan running; an httpx client per test."""
+with its lifespan running; an httpx client per test.
+
+Remote mode (TEST_SERVICE_URL set, as `python -m bench.replicas` does): the service under test
+runs elsewhere, e.g. replicas behind a load balancer, serving TEST_SERVICE_DATABASE_URL with
+todo_api.testing.TEST_SETTINGS. The `client` fixture (and `client_for(app)` for tests taking the
+`app` fixture) then talks to it over HTTP, and `db` looks at the database it serves. Tests that
+make an app of their own with other settings still run it in-process, on that same database;
+tests marked `in_process` (they look inside the in-process app) are skipped."""
 
 from __future__ import annotations
 
@@ -23,9 +30,17 @@ from starlette.types import ASGIApp
 from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations, behind_a_pooler
 from todo_api.settings import Settings, load_settings
-from todo_api.testing import TODO_API, Server, fresh_database, throwaway_server
+from todo_api.testing import (
+    TEST_SECRET,
+    TEST_SETTINGS,
+    TODO_API,
+    RemoteService,
+    Server,
+    fresh_database,
+    throwaway_server,
+)
 
-TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+__all__ = ["TEST_SECRET", "RemoteService"]  # the tests import it from here
 PASSWORD = "correct horse"
 
 
@@ -53,10 +68,22 @@ def _prepared_statements_survive(url: str | None) -> bool:
 
 
 PREPARED_STATEMENTS = _prepared_statements_survive(os.environ.get("TEST_DATABASE_URL"))
+SERVICE_URL = os.environ.get("TEST_SERVICE_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if SERVICE_URL:
+        skip = pytest.mark.skip(reason="looks inside the in-process app; TEST_SERVICE_URL is set")
+        for item in items:
+            if item.get_closest_marker("in_process"):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
+    if SERVICE_URL:
+        yield os.environ["TEST_SERVICE_DATABASE_URL"]  # migrated by whoever runs the service
+        return
     with fresh_database(server_url) as url:
         apply_migrations(url)
         yield url
@@ -66,13 +93,9 @@ def database_url(server_url: str) -> Iterator[str]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(
         {
+            **TEST_SETTINGS,
             "DATABASE_URL": database_url,
-            "JWT_SECRET": TEST_SECRET,
             "TODO_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-            "BCRYPT_ROUNDS": "4",
-            "BCRYPT_CONCURRENCY": "2",
-            "DB_POOL_MAX": "20",
-            "DB_STATEMENT_CACHE": os.environ.get("DB_STATEMENT_CACHE", ""),
         }
     )
 
@@ -91,18 +114,47 @@ async def running(app: ASGIApp) -> AsyncIterator[ASGIApp]:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[ASGIApp]:
+async def app(settings: Settings) -> AsyncIterator[ASGIApp | RemoteService]:
+    if SERVICE_URL:
+        yield RemoteService(SERVICE_URL)
+        return
     async with running(create_app(settings)) as started:
         yield started
 
 
-def client_for(app: ASGIApp) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+BASE_URL = "http://testserver"
+
+
+class ToService(httpx.AsyncHTTPTransport):
+    """Connects to the remote service's address whatever host a request's URL names, as if
+    `testserver` resolved to it: the request keeps its Host header, and the links the service
+    builds from it (Location, Link) work as they do in-process."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.address = httpx.URL(url)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        routed = httpx.Request(
+            request.method,
+            request.url.copy_with(host=self.address.host, port=self.address.port),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return await super().handle_async_request(routed)
+
+
+def client_for(app: ASGIApp | RemoteService) -> httpx.AsyncClient:
+    """A client of the app in-process, or of the remote service over HTTP."""
+    transport = (
+        ToService(app.url) if isinstance(app, RemoteService) else httpx.ASGITransport(app=app)
+    )
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL, timeout=60)
 
 
 @pytest.fixture
-async def client(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: ASGIApp | RemoteService) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
         yield c
 

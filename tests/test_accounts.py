@@ -329,6 +329,7 @@ def written_lines(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], lis
     access_log.sink, access_log.json, access_log.enabled = saved
 
 
+@pytest.mark.in_process  # reads the in-process app's log lines
 async def test_no_response_or_log_line_carries_a_password_a_hash_or_a_token(
     client: httpx.AsyncClient, db: asyncpg.Connection, written_lines: Callable[[], list[str]]
 ) -> None:

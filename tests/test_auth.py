@@ -321,7 +321,11 @@ async def test_bad_tokens_are_401_with_invalid_token(
         assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
-@pytest.mark.parametrize("header", [None, "Basic dXNlcjpwYXNz", "Bearer", "Bearer "])
+@pytest.mark.parametrize(
+    "header",
+    # A value ending in white space never crosses a real connection (clients refuse to send it).
+    [None, "Basic dXNlcjpwYXNz", "Bearer", pytest.param("Bearer ", marks=pytest.mark.in_process)],
+)
 async def test_missing_or_non_bearer_authorization_is_401(
     client: httpx.AsyncClient, user: User, header: str | None
 ) -> None:

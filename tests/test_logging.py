@@ -28,6 +28,7 @@ def access_lines() -> Iterator[list[bytes]]:
     access_log.sink, access_log.json, access_log.enabled = saved
 
 
+@pytest.mark.in_process  # reads the in-process app's access log
 async def test_one_json_line_per_request_without_secrets(
     client: httpx.AsyncClient, user: User, access_lines: list[bytes]
 ) -> None:
@@ -56,6 +57,7 @@ async def test_one_json_line_per_request_without_secrets(
         assert "secret-search" not in line  # query strings can carry personal data
 
 
+@pytest.mark.in_process  # reads the in-process app's access log
 async def test_text_lines_name_the_request(
     client: httpx.AsyncClient, access_lines: list[bytes]
 ) -> None:
@@ -66,6 +68,7 @@ async def test_text_lines_name_the_request(
     assert "todo_api.access: GET /health 200" in line and "request_id=plain-1" in line
 
 
+@pytest.mark.in_process  # reads the in-process app's access log
 async def test_lines_reach_the_sink_within_the_flush_interval(
     client: httpx.AsyncClient, access_lines: list[bytes]
 ) -> None:

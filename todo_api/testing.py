@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -53,6 +54,28 @@ def fresh_database(server_url: str, prefix: str = "todo_test") -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The settings the test suite assumes of the service it talks to: its in-process app is made
+# with them, and so are the replicas `python -m bench.replicas` runs the suite against (the
+# tests mint tokens with this secret and count on a cheap bcrypt). Environment variables, as a
+# server process reads them; DATABASE_URL and TODO_DATA_DIR are added by whoever starts one.
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+TEST_SETTINGS = {
+    "JWT_SECRET": TEST_SECRET,
+    "BCRYPT_ROUNDS": "4",
+    "BCRYPT_CONCURRENCY": "2",
+    "DB_POOL_MAX": "20",
+    "DB_STATEMENT_CACHE": os.environ.get("DB_STATEMENT_CACHE", ""),
+}
+
+
+@dataclass(frozen=True)
+class RemoteService:
+    """The service under test when it runs elsewhere (the suite's TEST_SERVICE_URL): what the
+    suite's `app` fixture is then, instead of an app in-process."""
+
+    url: str
 
 
 ROOT = Path(__file__).resolve().parent.parent
