@@ -306,6 +306,11 @@ def test_two_workers_are_summed_whichever_answers_the_scrape(
         assert answer.status_code == 200
         workers.add(worker_of(answer))
         made += 1
+    # Each worker writes its counts once a second (and when it answers a scrape).
+    deadline = time.monotonic() + 30
+    while (counted := requests_of(scrape_server(server.base)[0], "GET", TASK, 200)) < made:
+        assert time.monotonic() < deadline, f"{counted} of {made} requests counted"
+        time.sleep(0.2)
     scrapers = set()
     for _ in range(12):
         samples, scraper = scrape_server(server.base)

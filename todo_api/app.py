@@ -173,7 +173,7 @@ def create_app(settings: Settings) -> ASGIApp:
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
     app.router.redirect_slashes = False
-    observe = metrics.RequestMetrics().record if settings.metrics else None
+    observe = metrics.record if settings.metrics else None
     return RequestContextMiddleware(
         app, send_timeout=settings.send_timeout_seconds, observe=observe
     )

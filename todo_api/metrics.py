@@ -4,8 +4,8 @@ Under `todo-api serve` every worker process writes its figures to files of its o
 PROMETHEUS_MULTIPROC_DIR (the CLI sets it up before any worker starts), and a scrape answered by
 any worker sums them all. prometheus_client chooses between that and plain in-process values when
 it is first imported, from the environment: so nothing the CLI imports before setting the
-variable may import this module (the request-context middleware is handed `RequestMetrics.record`
-by app.py instead). Without the variable (tests in one process) the figures are the process's.
+variable may import this module (the request-context middleware is handed `record` by app.py
+instead). Without the variable (tests in one process) the figures are the process's.
 
 Labels are fixed sets: the method, the matched route's template (`/api/{user_id}/tasks/{task_id}`,
 never a path with ids in it, so no user id reaches a label), `unmatched` for a request no route
@@ -14,6 +14,7 @@ took (an unknown path, a CORS preflight), and the status."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import glob
 import os
@@ -26,10 +27,10 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.db.pool import Database
+from todo_api.settings import METRICS_DIR_VARIABLE
 
-MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Read when prometheus_client is, just above: the two agree on the mode.
-MULTIPROCESS: Final = bool(os.environ.get(MULTIPROCESS_DIR_VARIABLE))
+MULTIPROCESS_DIR: Final = os.environ.get(METRICS_DIR_VARIABLE) or None
 CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 UNMATCHED: Final = "unmatched"
 # Any other method (httptools accepts WebDAV's and more) is one label, not one each.
@@ -87,28 +88,59 @@ HASHING_SLOTS: Final = _gauge(
 )
 
 
-class RequestMetrics:
-    """Counts each request and observes its duration: three values written per request (the
-    counter, the histogram's sum and one bucket), each an mmap write under `todo-api serve`.
-    The labelled children are kept by label values, so after the first request of a kind no
-    label is looked up or formatted again."""
+class _Tally:
+    """One label set's requests since the last flush, in plain numbers."""
 
-    def __init__(self) -> None:
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+    __slots__ = ("buckets", "count", "counter", "histogram", "seconds")
 
-    def record(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        key = (method, route or UNMATCHED, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = self._new_children(*key)
-        counter, histogram = children
-        counter.inc()
-        histogram.observe(seconds)
-
-    @staticmethod
-    def _new_children(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    def __init__(self, method: str, route: str, status: int) -> None:
         method = method if method in METHODS else OTHER_METHOD
-        return REQUESTS.labels(method, route, str(status)), DURATION.labels(method, route)
+        self.counter = REQUESTS.labels(method, route, str(status))
+        self.histogram = DURATION.labels(method, route)
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(DURATION_BUCKETS) + 1)  # the last: +Inf
+
+    def flush(self) -> None:
+        self.counter.inc(self.count)
+        # Many observations at once: prometheus_client has no public call for that, so its
+        # histogram's own values (one per bucket, not cumulative, and the sum) are added to.
+        self.histogram._sum.inc(self.seconds)
+        for value, n in zip(self.histogram._buckets, self.buckets, strict=True):
+            if n:
+                value.inc(n)
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * len(self.buckets)
+
+
+# By method, route template (or UNMATCHED) and status; lives as long as the process.
+_TALLIES: dict[tuple[str, str, int], _Tally] = {}
+
+
+def record(method: str, route: str | None, status: int, seconds: float) -> None:
+    """Count a request and its duration (the request-context middleware calls this for each).
+
+    Kept in plain numbers, written to prometheus_client's values by `flush` every
+    SAMPLE_SECONDS and at each scrape: under `todo-api serve` each value written is an mmap
+    write under a lock with a getpid call (about 1 µs), and a request would write three (the
+    counter, the histogram's sum and a bucket), several percent of a fast request's CPU as
+    measured; this is a dictionary look-up and three additions. A scrape flushes the worker
+    answering it; the other workers' figures are at most SAMPLE_SECONDS old."""
+    key = (method, route or UNMATCHED, status)
+    tally = _TALLIES.get(key)
+    if tally is None:
+        tally = _TALLIES[key] = _Tally(*key)
+    tally.count += 1
+    tally.seconds += seconds
+    tally.buckets[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+
+
+def flush() -> None:
+    """Write the requests recorded since the last flush to prometheus_client's values."""
+    for tally in _TALLIES.values():
+        if tally.count:
+            tally.flush()
 
 
 def sample(db: Database, hasher: PasswordHasher) -> None:
@@ -123,21 +155,23 @@ def sample(db: Database, hasher: PasswordHasher) -> None:
 
 @contextlib.asynccontextmanager
 async def publishing(db: Database, hasher: PasswordHasher) -> AsyncIterator[None]:
-    """For a worker's life: its gauges kept current for scrapes any worker answers, and taken
-    away when it stops.
+    """For a worker's life: its gauges and request counts kept current for scrapes any worker
+    answers (`sample`, `flush`); at its stop, its last counts written and its gauges taken away.
 
     Sampled every SAMPLE_SECONDS rather than updated at each acquire and release: that would be
     two more mmap writes on every request (about 1 percent of a fast one), where sampling costs
     six writes a second whatever the load. A gauge is a reading at one moment either way; the
     worker answering a scrape samples itself first. In one process (no PROMETHEUS_MULTIPROC_DIR)
     the scrape's own sample is all there is, so nothing runs."""
-    if not MULTIPROCESS:
+    directory = MULTIPROCESS_DIR
+    if directory is None:
         yield
         return
 
     async def keep_sampling() -> None:
         while True:
             sample(db, hasher)
+            flush()
             await asyncio.sleep(SAMPLE_SECONDS)
 
     sampler = asyncio.create_task(keep_sampling())
@@ -147,7 +181,8 @@ async def publishing(db: Database, hasher: PasswordHasher) -> AsyncIterator[None
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        flush()  # its last requests' counts stay after it
+        mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
 
 
 def forget_dead_workers(directory: str) -> None:
@@ -166,19 +201,20 @@ def forget_dead_workers(directory: str) -> None:
             pass  # alive, as another user
 
 
-def _merged_registry() -> CollectorRegistry:
+def _merged_registry(directory: str) -> CollectorRegistry:
     registry = CollectorRegistry()
     # Reads every worker's files at each scrape.
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
     return registry
 
 
-_EXPOSED: Final = _merged_registry() if MULTIPROCESS else _REGISTRY
+_EXPOSED: Final = _REGISTRY if MULTIPROCESS_DIR is None else _merged_registry(MULTIPROCESS_DIR)
 
 
 def exposition(db: Database, hasher: PasswordHasher) -> bytes:
     """The text a scrape gets: every worker's figures, summed (CONTENT_TYPE)."""
     sample(db, hasher)
-    if MULTIPROCESS:
-        forget_dead_workers(os.environ[MULTIPROCESS_DIR_VARIABLE])
+    flush()
+    if MULTIPROCESS_DIR is not None:
+        forget_dead_workers(MULTIPROCESS_DIR)
     return generate_latest(_EXPOSED)
