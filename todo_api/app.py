@@ -13,9 +13,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from todo_api import metrics
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
@@ -34,6 +35,7 @@ from todo_api.middleware.cors import (
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models import external_profile
 from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.routes import metrics as metrics_route
 from todo_api.routes.by_method import method_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -72,6 +74,12 @@ ROUTES = [
     Route("/docs", docs.docs, methods=["GET"]),
     Mount(docs.ASSETS_PATH, app=docs.assets()),
 ]
+METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    """The routes these settings serve: /metrics only when METRICS is on."""
+    return [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
 
 
 async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) -> None:
@@ -126,11 +134,15 @@ def create_app(settings: Settings) -> ASGIApp:
         )
         if issuer is not None:
             await issuer.start()
+        publishing = (
+            metrics.publishing(db, hasher) if settings.metrics else contextlib.nullcontext()
+        )
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
         try:
-            yield
+            async with publishing:
+                yield
         finally:
             access_log.flush()
             hasher.close()
@@ -139,7 +151,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.pool.close()
 
     app = Starlette(
-        routes=ROUTES,
+        routes=routes(settings),
         middleware=[
             Middleware(
                 ProblemCORSMiddleware,
@@ -161,7 +173,10 @@ def create_app(settings: Settings) -> ASGIApp:
     )
     # Paths are exact: "/api/x/tasks/" is unknown, never a redirect.
     app.router.redirect_slashes = False
-    return RequestContextMiddleware(app, send_timeout=settings.send_timeout_seconds)
+    observe = metrics.record if settings.metrics else None
+    return RequestContextMiddleware(
+        app, send_timeout=settings.send_timeout_seconds, observe=observe
+    )
 
 
 def app_from_environment() -> ASGIApp:

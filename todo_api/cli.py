@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from todo_api.db.schema_check import SchemaDrift, check_schema
 from todo_api.embedded import EmbeddedUnavailable, embedded_postgres
 from todo_api.logs import configure_logging
 from todo_api.serving import PROTOCOL
-from todo_api.settings import Settings, SettingsError, load_settings
+from todo_api.settings import METRICS_DIR_VARIABLE, Settings, SettingsError, load_settings
 
 log = logging.getLogger("todo_api")
 T = TypeVar("T")
@@ -67,6 +68,45 @@ def _prepare(url: str, settings: Settings, migrate: bool) -> None:
     asyncio.run(check_schema(settings, url))
 
 
+# The names of prometheus_client's files in that folder begin with these.
+METRICS_FILE_KINDS = ("counter", "gauge", "histogram", "summary")
+
+
+class MetricsDirectoryUnusable(Exception):
+    """PROMETHEUS_MULTIPROC_DIR cannot be made or emptied."""
+
+
+@contextlib.contextmanager
+def _metrics_directory(settings: Settings) -> Iterator[None]:
+    """A fresh folder for the workers' metrics files, in PROMETHEUS_MULTIPROC_DIR, for as long
+    as the service runs (with one worker as with several, so /metrics reads the same): the
+    operator's, emptied of metrics files (a scrape would sum a previous run's), or a private
+    one, removed at exit. Set before any worker imports prometheus_client, which reads it
+    then. With METRICS off the workers get none, so they write no files."""
+    if not settings.metrics:
+        os.environ.pop(METRICS_DIR_VARIABLE, None)
+        yield
+        return
+    if settings.prometheus_multiproc_dir is None:
+        with tempfile.TemporaryDirectory(prefix="todo-api-metrics-") as private:
+            os.environ[METRICS_DIR_VARIABLE] = private
+            yield
+        return
+    directory = settings.prometheus_multiproc_dir.resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Only the files prometheus_client writes: the folder may hold others.
+        for kind in METRICS_FILE_KINDS:
+            for stale in directory.glob(f"{kind}_*.db"):
+                stale.unlink()
+    except OSError as exc:
+        raise MetricsDirectoryUnusable(
+            f"{METRICS_DIR_VARIABLE}: {exc.strerror}: {exc.filename}"
+        ) from None
+    os.environ[METRICS_DIR_VARIABLE] = str(directory)
+    yield
+
+
 def _stop_quietly(signum: int, frame: object) -> None:
     """uvicorn re-raises SIGTERM after its graceful shutdown; ending here instead lets the
     embedded database stop cleanly and the process exit 0."""
@@ -75,7 +115,7 @@ def _stop_quietly(signum: int, frame: object) -> None:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_quietly)
-    with _database(settings) as url:
+    with _database(settings) as url, _metrics_directory(settings):
         _prepare(url, settings, migrate=settings.migrate_on_start)
         # Workers read their settings from the environment; hand them the embedded database.
         os.environ["DATABASE_URL"] = url
@@ -263,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DatabaseMisconfigured,
         MigrationFailed,
         SchemaDrift,
+        MetricsDirectoryUnusable,
     ) as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,9 @@ DATABASE_SCHEMES: Final = (
     "postgresql+asyncpg",
     "postgresql+psycopg2",
 )
+# prometheus_client reads it itself, in each worker process, when it is first imported; the CLI
+# sets it up (todo_api/cli.py, `_metrics_directory`).
+METRICS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Settings whose values are never shown: not in the object's repr, not in an error line.
 _SECRET: Final = frozenset({"database_url", "jwt_secret"})
 
@@ -68,6 +71,8 @@ class Settings(BaseSettings):
     auth_audience: str | None = None
     sync_history_days: int = Field(default=30, ge=1, le=3650)
     metrics: bool = True
+    # Where the workers' metrics files go (emptied at start); unset: a private temporary folder.
+    prometheus_multiproc_dir: Path | None = None
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:3000",)
     host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on every interface
     port: int = Field(default=8000, ge=0, le=65535)

@@ -39,6 +39,8 @@ class PasswordHasher:
             max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_lower_priority
         )
         self._slots = asyncio.Semaphore(concurrency)
+        self.slots = concurrency
+        self.in_use = 0  # slots taken now (a metric, read by sampling)
         # Unknown accounts and over-long passwords are checked against this, so they cost
         # the same time as a real check.
         self._dummy_hash = bcrypt.hashpw(b"todo-api dummy password", bcrypt.gensalt(rounds))
@@ -49,10 +51,12 @@ class PasswordHasher:
                 await self._slots.acquire()
         except TimeoutError:
             raise HasherBusy from None
+        self.in_use += 1
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
         finally:
+            self.in_use -= 1
             self._slots.release()
 
     async def hash(self, password: str) -> str:

@@ -261,6 +261,7 @@ class Database:
         # some requests waited many times over (a p99 3x the median's neighbours). asyncio's
         # Semaphore is first come, first served.
         self._turns = asyncio.Semaphore(pool.get_max_size())
+        self.waiting = 0  # requests waiting for a turn now (a metric, read by sampling)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
@@ -269,9 +270,13 @@ class Database:
         to arm (a measurable share of a fast request), and a connection is then free in the
         pool: at most a new one is made, bounded by the connect timeout."""
         if self._turns.locked():
-            # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
-            async with asyncio.timeout(self.acquire_timeout):
-                await self._turns.acquire()
+            self.waiting += 1
+            try:
+                # asyncio.timeout, not acquire(timeout=): asyncpg's runs the wait in a new task.
+                async with asyncio.timeout(self.acquire_timeout):
+                    await self._turns.acquire()
+            finally:
+                self.waiting -= 1
         else:
             await self._turns.acquire()  # a free turn: returns without suspending
         try:

@@ -2,7 +2,9 @@
 puts it on every response, writes one access-log line, and turns anything that escaped every
 other layer into a 500 problem. It wraps the whole Starlette app, ServerErrorMiddleware
 included, so 500s carry the id too. A client that stops reading the response for
-`send_timeout` seconds is let go (499), so it cannot hold a request open forever."""
+`send_timeout` seconds is let go (499), so it cannot hold a request open forever. Given an
+`observe` function (app.py: the metrics' recorder, when METRICS is on), it hands it each
+request's method, route template, status and duration, as the access-log line has them."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,10 +48,17 @@ class ClientNotReading(Exception):
     """The client took no part of the response for `send_timeout` seconds."""
 
 
+# method, route template (None: no route took the request), status, seconds
+Observer = Callable[[str, str | None, int, float], None]
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, send_timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: ASGIApp, send_timeout: float = 30.0, observe: Observer | None = None
+    ) -> None:
         self.app = app
         self.send_timeout = send_timeout
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,15 +104,21 @@ class RequestContextMiddleware:
                     scope, receive, send_with_id
                 )
         finally:
-            route = scope.get("route")
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            # The route the router matched (a Mount for the docs assets); none for an unknown
+            # path, or a request answered before routing (a CORS preflight).
+            route = getattr(scope.get("route"), "path_format", None)
             access_log.write(
                 {
                     "request_id": request_id,
-                    "method": scope["method"],
+                    "method": method,
                     "path": scope.get("path"),
-                    "route": getattr(route, "path_format", None),
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "pid": os.getpid(),
                 }
             )
+            if self.observe is not None:
+                self.observe(method, route, status, elapsed)

@@ -8,6 +8,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from todo_api import metrics
 from todo_api.auth.backend import require_user, unauthorized
 from todo_api.auth.passwords import HasherBusy
 from todo_api.auth.tokens import (
@@ -132,6 +133,7 @@ async def login(request: Request) -> Response:
     limits = logins.Limits(svc.settings.login_max_failures, svc.settings.login_window_seconds)
     attempt = await logins.attempt(svc.db, body.login, client_address(request), limits)
     if not attempt.allowed:
+        metrics.LOGINS_THROTTLED.inc()
         raise Problem(
             429,
             "Too many failed logins; try again later",
@@ -146,6 +148,7 @@ async def login(request: Request) -> Response:
         await logins.undo_failure(svc.db, attempt.counted)
         raise
     if not right or account is None:
+        metrics.LOGINS_FAILED.inc()
         raise unauthorized(token_sent=False, detail=WRONG_CREDENTIALS)
     if not account["is_active"]:
         await logins.undo_failure(svc.db, attempt.counted)
