@@ -397,7 +397,7 @@ def plot(results: list[Result], title: str, paths: list[Path]) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    plain = FuncFormatter(lambda value, _: f"{value:,.4g}")
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
 
     families = list(dict.fromkeys(r.family for r in results))
     columns = 3
