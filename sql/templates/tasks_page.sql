@@ -4,13 +4,16 @@
 -- is "rows after the cursor" as a row comparison of the sort key (then id) with the same key
 -- over :after_key and :after_id, [[order_by]] that key and id with their direction, and
 -- [[search]] the `q` condition in the spelling a trigram index serves, or in the one it does
--- not (see todo_api/db/tasks.py). Every value is a parameter.
+-- not (see todo_api/db/tasks.py), and [[materialized]] whether the matches are found once for
+-- both the count and the page (a search: the count reads every match anyway) or separately
+-- (otherwise: the page then walks an index only as far as it needs). Every value is a
+-- parameter.
 -- The total: with no filter but status and at most one tag (:from_counts), it is read from
 -- task_counts (migrations/0006), which agrees exactly with the tasks this snapshot sees;
 -- otherwise the matching rows are counted. The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
 -- such user, may_act false that the caller rule refused them.
-WITH matching AS NOT MATERIALIZED (
+WITH matching AS [[materialized]] (
     SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
     FROM tasks AS t
     WHERE t.user_id = :user_id

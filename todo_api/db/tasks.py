@@ -114,6 +114,7 @@ def _page_query(sort: str, order: Order, after_cursor: bool, search: Search) -> 
             "keyset": keyset,
             "order_by": ", ".join(f"{k} {order.upper()}" for k in row),
             "search": search.value,
+            "materialized": "NOT MATERIALIZED" if search is Search.NONE else "MATERIALIZED",
         },
     )
 
