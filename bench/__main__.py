@@ -3,57 +3,61 @@
 Starts a throwaway PostgreSQL (BENCH_DATABASE_URL's or TEST_DATABASE_URL's server, else an
 embedded one), seeds users with 50 tasks each, starts `todo-api serve` as a separate process as
 a user would (1 worker, then 2) and the floor app beside it, drives each workload from wrk (or
-the Python load generator) over loopback, and prints one table; the figures also go to
-bench/results/<time>.json."""
+the Python load generator) over loopback, and prints one table; then the cost of METRICS=on
+against METRICS=off, and the later stages. The figures also go to bench/results/<time>.json.
+It exits 1 when a request failed or got another status than its workload expects."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import bcrypt
 import httpx
-import psutil
 import psycopg
 
-from bench.workloads import REFRESH_CHAINS, REQUESTS, SeededUser, session_for, write_scripts
+from bench.loadgen import request_for
+from bench.processes import app_command, floor_command, serving, worker_rss_mb
+from bench.workloads import (
+    PASSWORD,
+    REFRESH_CHAINS,
+    WORKLOADS,
+    SeededUser,
+    session_for,
+    write_scripts,
+)
 from todo_api.auth.tokens import issue_token, new_refresh_token
 from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
 from todo_api.sync_tokens import FeedPosition, SyncTokens
-from todo_api.testing import BIN, ROOT, free_port, fresh_database, throwaway_server
+from todo_api.testing import ROOT, Server, fresh_database, throwaway_server
 
 SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
-PASSWORD = "bench-password"
-ORDER = [
-    "list",
-    "get",
-    "search",
-    "sync",
-    "update",
-    "toggle",
-    "create",
-    "idempotent_create",
-    "refresh",
-    "login",
-    "bad_token",
-]
+ORDER = list(WORKLOADS)
 RESULTS = ROOT / "bench" / "results"
 LOGIN_CLIENTS = 8
+TASKS_PER_USER = 50
+# The workloads measured with METRICS=on against METRICS=off.
+METRICS_WORKLOADS = ["list", "get", "create", "sync"]
+
+# A stage run after the workload tables: given the PostgreSQL server's URL, a scratch folder
+# and whether this is a quick (smoke) run, it returns what goes into the results under its name.
+Stage = Callable[[str, Path, bool], dict[str, Any]]
+LATER_STAGES: list[tuple[str, Stage]] = []
 
 
 @dataclass
@@ -71,7 +75,10 @@ class Figures:
 
 
 def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
-    """Users sharing one password (hashed once, at the default cost) and their tasks."""
+    """Users sharing one password (hashed once, at the default cost) and their tasks: half of
+    them completed, 4 in 5 due (from 6 days ago to 10 days ahead), every priority, tags "home"
+    (about a third), "work" (another third), "urgent" (1 in 7). The tasks as seeded are kept
+    in bench_seed_tasks, for restore_seed."""
     password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode()
     seeded = []
     with psycopg.connect(url, autocommit=True) as conn:
@@ -83,12 +90,18 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                 (f"{name}@example.com", name, password_hash),
             ).fetchone()
             assert row is not None
-            ids = conn.execute(
-                """INSERT INTO tasks (user_id, title, description, completed, completed_at)
+            tasks = conn.execute(
+                """INSERT INTO tasks (user_id, title, description, completed, completed_at,
+                                      due_date, priority, tags)
                    SELECT %s, 'task ' || i || CASE WHEN i %% 3 = 0 THEN ' buy milk' ELSE '' END,
                           CASE WHEN i %% 2 = 0 THEN 'details of task ' || i END,
-                          i %% 2 = 0, CASE WHEN i %% 2 = 0 THEN now() END
-                   FROM generate_series(1, %s) AS i RETURNING id""",
+                          i %% 2 = 0, CASE WHEN i %% 2 = 0 THEN now() END,
+                          CASE WHEN i %% 5 <> 0 THEN current_date + (i %% 17 - 6) END,
+                          (ARRAY['none', 'low', 'medium', 'high'])[i %% 4 + 1]::task_priority,
+                          array_remove(ARRAY[
+                              CASE i %% 3 WHEN 1 THEN 'home' WHEN 2 THEN 'work' END,
+                              CASE WHEN i %% 7 = 0 THEN 'urgent' END], NULL)
+                   FROM generate_series(1, %s) AS i RETURNING id, version""",
                 (row[0], tasks_per_user),
             ).fetchall()
             conn.execute(
@@ -97,9 +110,38 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
             )
             token = issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)
             up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
-            seeded.append(SeededUser(row[0], name, token, [i[0] for i in ids], up_to_date))
+            ids, versions = [t[0] for t in tasks], [t[1] for t in tasks]
+            seeded.append(SeededUser(row[0], name, token, ids, versions, up_to_date))
+        conn.execute("CREATE TABLE bench_seed_tasks AS SELECT * FROM tasks")
         conn.execute("ANALYZE")
     return seeded
+
+
+def restore_seed(url: str) -> None:
+    """The tasks exactly as seeded (same ids, versions, positions), and nothing the writes
+    left: no created tasks, tombstones or idempotency keys, no dead rows. First the requests
+    still running from the last load run finish; any later one waits for the restore's lock."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        wait_until_quiet(conn)
+        with conn.transaction():
+            conn.execute("TRUNCATE tasks, task_tombstones, idempotency_keys")
+            conn.execute("INSERT INTO tasks OVERRIDING SYSTEM VALUE SELECT * FROM bench_seed_tasks")
+        conn.execute("ANALYZE tasks")
+
+
+def wait_until_quiet(conn: psycopg.Connection[Any], timeout: float = 10) -> None:
+    """Until no other client of this database is running a statement or holding a transaction
+    open, twice in a row (a server answers what it had queued after wrk has gone)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        row = conn.execute(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()
+                 AND backend_type = 'client backend' AND state <> 'idle'"""
+        ).fetchone()
+        quiet = quiet + 1 if row is not None and row[0] == 0 else 0
+        time.sleep(0.02)
 
 
 def fresh_refresh_chains(url: str, users: list[SeededUser], path: Path) -> None:
@@ -121,143 +163,109 @@ def fresh_refresh_chains(url: str, users: list[SeededUser], path: Path) -> None:
     path.write_text("\n".join(tokens) + "\n")
 
 
-def forget_created_tasks(url: str) -> None:
-    """Drop what the create workload added, so later workloads list the same data."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DELETE FROM tasks WHERE title = 'bench task'")
-        conn.execute("DELETE FROM task_tombstones")  # the deletes above left these
-        conn.execute("DELETE FROM idempotency_keys")
-        conn.execute("VACUUM ANALYZE tasks")
+@dataclass
+class Bench:
+    """One benchmark run's data and load generator: prepares, probes and drives workloads."""
 
+    url: str
+    users: list[SeededUser]
+    folder: Path
+    args: argparse.Namespace
+    wrk: str | None
+    scripts: dict[str, Path] = field(default_factory=dict)
 
-class Process:
-    """A server process: started, waited for, measured, stopped."""
+    def __post_init__(self) -> None:
+        self.scripts = write_scripts(self.folder / "lua", self.users)
+        self.users_json = self.folder / "users.json"
+        self.users_json.write_text(json.dumps([asdict(u) for u in self.users]))
+        self.chains = self.folder / "refresh-chains.txt"
 
-    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [*command, "--port", str(self.port)],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+    def prepare(self, workload: str) -> None:
+        """What a load run of the workload starts from: the seeded tasks, fresh refresh chains."""
+        if WORKLOADS[workload].tasks:
+            restore_seed(self.url)
+        if workload == "refresh":
+            fresh_refresh_chains(self.url, self.users, self.chains)
+
+    def probe(self, server: Server, workload: str) -> None:
+        """One request of the workload, as the Python load generator makes it: it must get the
+        workload's status (a stale ETag would turn conditional_get into get unnoticed)."""
+        self.prepare(workload)
+        chain = self.chains.read_text().split() if workload == "refresh" else []
+        user = asdict(self.users[0])
+        method, path, headers, body = request_for(workload, user, chain)
+        response = httpx.request(method, server.base + path, headers=headers, json=body, timeout=30)
+        expected = WORKLOADS[workload].status
+        if response.status_code != expected:
+            raise RuntimeError(
+                f"{workload} on {server.base}: {method} {path} answered {response.status_code}, "
+                f"not {expected}: {response.text[:500]}"
+            )
+
+    def drive(
+        self, base: str, workload: str, seconds: float, connections: int, prepare: bool = True
+    ) -> dict[str, Any]:
+        """One load run; the figures the load generator printed."""
+        if prepare:
+            self.prepare(workload)
+        if self.wrk:
+            threads = str(min(connections, os.cpu_count() or 2))
+            command = [
+                self.wrk, "-t", threads, "-c", str(connections), "-d",
+                f"{max(1, round(seconds))}s", "--timeout", "10s", "-s",
+                str(self.scripts[workload]), base, "--", threads, str(self.chains),
+            ]  # fmt: skip
+        else:
+            command = [
+                sys.executable, "-m", "bench.loadgen", base, workload, str(self.users_json),
+                str(connections), str(seconds), str(self.chains),
+            ]  # fmt: skip
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"the load generator failed: {done.stdout}{done.stderr}")
+        figures: dict[str, Any] = json.loads(lines[0].removeprefix("BENCH "))
+        return figures
+
+    def measure(
+        self,
+        server: Server,
+        target: str,
+        workload: str,
+        workers: int,
+        connections: int | None = None,
+    ) -> Figures:
+        """A warm-up run (unless --warmup 0), then the measured one, each from the seed."""
+        connections = connections or self.args.connections
+        if self.args.warmup > 0:
+            self.drive(server.base, workload, self.args.warmup, connections)
+        raw = self.drive(server.base, workload, self.args.duration, connections)
+        return Figures(
+            workload=workload,
+            target=target,
+            workers=workers,
+            connections=connections,
+            requests_per_s=raw["requests"] / (raw["duration_us"] / 1e6),
+            p50_ms=raw["p50_us"] / 1000,
+            p99_ms=raw["p99_us"] / 1000,
+            non2xx=raw["non2xx"],
+            errors=raw["errors"],
+            rss_mb=worker_rss_mb(server),
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{self.base}/api/x/tasks/1/complete", timeout=1)
-                break
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start; see {log}") from None
-                time.sleep(0.2)
-
-    def worker_rss_mb(self) -> float:
-        """The largest resident set among the processes that serve requests."""
-        root = psutil.Process(self.proc.pid)
-        processes = [root, *root.children(recursive=True)]
-        serving = [p for p in processes if p.pid != root.pid] or [root]
-        return max(p.memory_info().rss for p in serving) / 2**20
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self._log.close()
 
 
-@contextlib.contextmanager
-def running(command: list[str], env: dict[str, str], log: Path) -> Iterator[Process]:
-    process = Process(command, env, log)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def drive(
-    base: str, workload: str, seconds: float, connections: int, ctx: dict[str, Any]
-) -> dict[str, Any]:
-    """One load run; the figures the load generator printed."""
-    if workload == "refresh":
-        ctx["fresh_chains"]()
-    if ctx["wrk"]:
-        threads = str(min(connections, os.cpu_count() or 2))
-        command = [
-            ctx["wrk"],
-            "-t",
-            threads,
-            "-c",
-            str(connections),
-            "-d",
-            f"{max(1, round(seconds))}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(ctx["scripts"][workload]),
-            base,
-            "--",
-            threads,
-            str(ctx["chains"]),
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            base,
-            workload,
-            str(ctx["users_json"]),
-            str(connections),
-            str(seconds),
-            str(ctx["chains"]),
-        ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"the load generator failed: {done.stdout}{done.stderr}")
-    line = lines[0]
-    figures: dict[str, Any] = json.loads(line.removeprefix("BENCH "))
-    return figures
-
-
-def measure(
-    target: Process,
-    name: str,
-    workload: str,
-    workers: int,
-    args: argparse.Namespace,
-    ctx: dict[str, Any],
-    connections: int | None = None,
-) -> Figures:
-    connections = connections or args.connections
-    drive(target.base, workload, args.warmup, connections, ctx)
-    raw = drive(target.base, workload, args.duration, connections, ctx)
-    return Figures(
-        workload=workload,
-        target=name,
-        workers=workers,
-        connections=connections,
-        requests_per_s=raw["requests"] / (raw["duration_us"] / 1e6),
-        p50_ms=raw["p50_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        non2xx=raw["non2xx"],
-        errors=raw["errors"],
-        rss_mb=target.worker_rss_mb(),
-    )
-
-
-def login_contention(app: Process, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+def login_contention(bench: Bench, app: Server) -> dict[str, Any]:
     """Logins at the default bcrypt cost from 8 clients, while the list workload runs: the list
     workload's p99 shows whether hashing stalls everyone else."""
+    seconds = bench.args.duration
     login: dict[str, Any] = {}
+    bench.prepare("list")
     thread = threading.Thread(
-        target=lambda: login.update(drive(app.base, "login", args.duration + 2, LOGIN_CLIENTS, ctx))
+        target=lambda: login.update(bench.drive(app.base, "login", seconds + 2, LOGIN_CLIENTS))
     )
     thread.start()
     time.sleep(1)
-    listing = drive(app.base, "list", args.duration, args.connections, ctx)
+    listing = bench.drive(app.base, "list", seconds, bench.args.connections, prepare=False)
     thread.join()
     return {
         "list_p99_ms": listing["p99_us"] / 1000,
@@ -267,6 +275,24 @@ def login_contention(app: Process, args: argparse.Namespace, ctx: dict[str, Any]
         "login_non2xx": login["non2xx"],
         "login_p99_ms": login["p99_us"] / 1000,
     }
+
+
+def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) -> dict[str, Any]:
+    """The workloads at 1 worker with METRICS=on and with METRICS=off, each on a freshly started
+    server, alternating on/off/on/off (on/off in a quick run) so drift hits both alike."""
+    settings = ["on", "off"] if bench.args.quick else ["on", "off", "on", "off"]
+    runs: dict[str, dict[str, list[float]]] = {w: {"on": [], "off": []} for w in workloads}
+    for setting in settings:
+        with serving(app_command(1), {**app_env, "METRICS": setting}) as app:
+            for workload in workloads:
+                figures = bench.measure(app, f"todo-api METRICS={setting}", workload, 1)
+                runs[workload][setting].append(figures.requests_per_s)
+                print(f"  METRICS={setting} {workload}: {figures.requests_per_s:,.0f} req/s")
+    result = {}
+    for workload, by_setting in runs.items():
+        on, off = statistics.mean(by_setting["on"]), statistics.mean(by_setting["off"])
+        result[workload] = {"on_req_s": on, "off_req_s": off, "on_off": on / off, **by_setting}
+    return result
 
 
 def table(rows: list[Figures]) -> str:
@@ -291,82 +317,109 @@ def table(rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def metrics_table(cost: dict[str, Any]) -> str:
+    lines = ["| workload | METRICS=off req/s | METRICS=on req/s | on / off |", "|" + " ---: |" * 4]
+    for workload, c in cost.items():
+        lines.append(
+            f"| {workload} | {c['off_req_s']:,.0f} | {c['on_req_s']:,.0f} | {c['on_off']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def failures(rows: list[Figures]) -> list[str]:
+    """Load runs with requests that failed, or got a 4xx/5xx their workload does not allow."""
+    found = []
+    for r in rows:
+        workload = WORKLOADS[r.workload]
+        allowed = workload.status >= 400 or workload.refusals_allowed
+        unexpected = 0 if allowed else r.non2xx
+        if r.errors or unexpected:
+            found.append(
+                f"{r.target} ({r.workers} worker(s)) {r.workload}: {r.errors} errors, "
+                f"{unexpected} unexpected non-2xx"
+            )
+    return found
+
+
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per workload")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per workload")
+    parser.add_argument(
+        "--warmup", type=float, default=3, help="seconds of warm-up per workload (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     parser.add_argument("--workloads", default=",".join(ORDER))
     parser.add_argument("--users", type=int, default=32)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run, to check that everything runs (its figures mean nothing): 1 s per "
+        "workload, no warm-up, 1 worker, 4 users, METRICS compared once, quick later stages",
+    )
     parser.add_argument(
         "--python-loadgen",
         action="store_true",
         help="use the Python load generator even if wrk is installed",
     )
     args = parser.parse_args()
-    workloads = [w for w in ORDER if w in args.workloads.split(",")]
+    if args.quick:
+        args.duration, args.warmup, args.workers, args.users = 1, 0, "1", 4
+    unknown = set(args.workloads.split(",")) - set(ORDER)
+    if unknown:
+        parser.error(f"no such workload: {', '.join(sorted(unknown))}")
+    return args
 
+
+def main() -> int:
+    args = parse_arguments()
+    workloads = [w for w in ORDER if w in args.workloads.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="todo-api-bench-"))
     configured = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     rows: list[Figures] = []
     contention: dict[str, Any] = {}
+    cost: dict[str, Any] = {}
+    stages: dict[str, Any] = {}
     with (
         throwaway_server(configured, folder) as server_url,
         fresh_database(server_url, "todo_bench") as url,
     ):
         apply_migrations(url)
-        users = seed(url, args.users, 50)
-        users_json = folder / "users.json"
-        users_json.write_text(json.dumps([asdict(u) for u in users]))
-        ctx = {
-            "wrk": None if args.python_loadgen else shutil.which("wrk"),
-            "scripts": write_scripts(folder / "lua", users),
-            "users_json": users_json,
-            "chains": folder / "refresh-chains.txt",
-            "fresh_chains": lambda: fresh_refresh_chains(url, users, folder / "refresh-chains.txt"),
-        }
-        print(f"load generator: {ctx['wrk'] or 'python (bench/loadgen.py)'}", flush=True)
+        users = seed(url, args.users, TASKS_PER_USER)
+        wrk = None if args.python_loadgen else shutil.which("wrk")
+        bench = Bench(url, users, folder, args, wrk)
+        print(f"load generator: {wrk or 'python (bench/loadgen.py)'}", flush=True)
         app_env = {
             "DATABASE_URL": url,
             "JWT_SECRET": SECRET,
             "MIGRATE_ON_START": "false",
-            "HOST": "127.0.0.1",
+            "BCRYPT_ROUNDS": "12",  # the default, which testing.Server lowers for the tests
         }
         for workers in [int(w) for w in args.workers.split(",")]:
-            app_cmd = [str(BIN / "todo-api"), "serve", "--workers", str(workers)]
-            floor_cmd = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.floor:app",
-                "--host",
-                "127.0.0.1",
-                "--workers",
-                str(workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
             with (
-                running(app_cmd, app_env, folder / f"app-{workers}.log") as app,
-                running(floor_cmd, {"DATABASE_URL": url}, folder / f"floor-{workers}.log") as floor,
+                serving(app_command(workers), app_env) as app,
+                serving(floor_command(workers), {"DATABASE_URL": url}) as floor,
             ):
                 for workload in workloads:
-                    floor_able = REQUESTS[workload][1]
+                    targets = [("floor", floor)] if WORKLOADS[workload].floor else []
+                    for _, server in [*targets, ("todo-api", app)]:
+                        bench.probe(server, workload)
                     # Logins are measured with 8 clients, as the target for them says.
                     connections = LOGIN_CLIENTS if workload == "login" else None
-                    if floor_able:
-                        rows.append(measure(floor, "floor", workload, workers, args, ctx))
-                    rows.append(measure(app, "todo-api", workload, workers, args, ctx, connections))
+                    if targets:
+                        rows.append(bench.measure(floor, "floor", workload, workers))
+                    rows.append(bench.measure(app, "todo-api", workload, workers, connections))
                     print(
                         f"  {workers} worker(s) {workload}: {rows[-1].requests_per_s:,.0f} req/s",
                         flush=True,
                     )
-                    if workload in ("create", "idempotent_create"):
-                        forget_created_tasks(url)
                 if workers == 1 and "login" in workloads:
-                    contention = login_contention(app, args, ctx)
+                    contention = login_contention(bench, app)
+            if workers == 1:
+                measured = [w for w in METRICS_WORKLOADS if w in workloads]
+                cost = metrics_cost(bench, app_env, measured) if measured else {}
+        for name, stage in LATER_STAGES:
+            stages[name] = stage(server_url, folder, args.quick)
 
     print()
     print(table(rows))
@@ -378,6 +431,9 @@ def main() -> int:
             f"{c['login_non2xx']} non-2xx; meanwhile list: "
             f"{c['list_requests_per_s']:,.0f} req/s, p99 {c['list_p99_ms']:.1f} ms"
         )
+    if cost:
+        print("\nMETRICS=on against METRICS=off, 1 worker, each on a fresh server:\n")
+        print(metrics_table(cost))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
@@ -390,12 +446,17 @@ def main() -> int:
         "settings": vars(args),
         "rows": [asdict(r) for r in rows],
         "login_contention": contention,
+        "metrics_cost": cost,
+        "stages": stages,
     }
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\nresults: {out.relative_to(ROOT)}")
     shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    failed = failures(rows)
+    for line in failed:
+        print(f"FAILED: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
@@ -23,8 +25,8 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import PAGES
-from todo_api.models import TASK_FIELDS, USER_FIELDS
+from todo_api.db.tasks import PAGES, SORTS, like_pattern
+from todo_api.models import PAGE_LIMIT_DEFAULT, TASK_FIELDS, USER_FIELDS
 
 SQL = QUERIES
 SECRET = os.environ.get("JWT_SECRET", "floor-secret-that-is-long-enough-0123456789")
@@ -38,16 +40,6 @@ def unconditional(user_id: str) -> dict[str, Any]:
     return {"user_id": user_id, "session_id": session_for(user_id), "if_match": None}
 
 
-NO_FILTERS: dict[str, Any] = {
-    "tags": None,
-    "priorities": None,
-    "due_after": None,
-    "due_before": None,
-    "overdue": None,
-    "today": None,
-    "after_key": None,
-    "after_id": None,
-}
 pool: Any = None
 
 
@@ -80,17 +72,27 @@ async def tasks(request: Request) -> Response:
         )
         return _json(_task(row), 201)
     q = request.query_params
-    sort, order = q.get("sort", "created"), q.get("order", "desc")
-    completed = {"completed": True, "pending": False}.get(q.get("status", "all"))
-    pattern = f"%{q['q']}%" if "q" in q else None
-    limit = int(q.get("limit", "100"))
+    sort = q.get("sort", "created")
+    order: Any = q.get("order", SORTS[sort].default_order)
+    overdue = {"true": True, "false": False}.get(q.get("overdue", ""))
+    today = None
+    if overdue is not None:
+        today = datetime.now(UTC).astimezone(ZoneInfo(q.get("tz", "UTC"))).date().isoformat()
+    limit = int(q.get("limit", PAGE_LIMIT_DEFAULT))
     records = await pool.fetch(
         *PAGES[sort, order, False](
-            **NO_FILTERS,
             **unconditional(user_id),
-            completed=completed,
-            pattern=pattern,
+            completed={"completed": True, "pending": False}.get(q.get("status", "all")),
+            pattern=like_pattern(q["q"]) if "q" in q else None,
+            tags=q.getlist("tag") or None,
+            priorities=None,
+            due_after=None,
+            due_before=None,
+            overdue=overdue,
+            today=today,
             limit=limit + 1,
+            after_key=None,
+            after_id=None,
         )
     )
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
@@ -101,6 +103,9 @@ async def task(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     if request.method == "GET":
         row = await pool.fetchrow(*SQL["task_get"](**unconditional(user_id), task_id=task_id))
+        etag = f'"{row["version"]}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(
@@ -205,6 +210,34 @@ async def refresh(request: Request) -> Response:
     )
 
 
+async def move(request: Request) -> Response:
+    user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
+    after = orjson.loads(await request.body())["after"]
+    row = await pool.fetchrow(
+        *SQL["task_move"](**unconditional(user_id), task_id=task_id, after_id=after)
+    )
+    return _json(_task(row))
+
+
+async def clear_completed(request: Request) -> Response:
+    row = await pool.fetchrow(
+        *SQL["tasks_clear_completed"](**unconditional(request.path_params["user_id"]))
+    )
+    return _json({"deleted": row["deleted"]})
+
+
+async def tags(request: Request) -> Response:
+    records = await pool.fetch(*SQL["tasks_tags"](**unconditional(request.path_params["user_id"])))
+    return _json(
+        [{"name": r["name"], "count": r["count"]} for r in records if r["name"] is not None]
+    )
+
+
+async def health(request: Request) -> Response:
+    """What the benchmark waits for before it starts (todo_api.testing.Server)."""
+    return Response()
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     global pool
@@ -216,10 +249,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/api/auth/refresh", refresh, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/api/{user_id}/tags", tags, methods=["GET"]),
         Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
+        Route("/api/{user_id}/tasks/clear-completed", clear_completed, methods=["POST"]),
         Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
         Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
         Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
+        Route("/api/{user_id}/tasks/{task_id}/move", move, methods=["POST"]),
     ],
     lifespan=lifespan,
 )

@@ -16,39 +16,48 @@ from typing import Any
 
 import httpx
 
-from bench.workloads import SEARCH
+from bench.workloads import LISTS, PASSWORD
+
+Request = tuple[str, str, dict[str, str], Any]  # method, path, headers, JSON body (or None)
 
 
-def request_for(
-    workload: str, u: dict[str, Any], chain: list[str]
-) -> tuple[str, str, dict[str, str], Any]:
+def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
+    """One request of the workload, as bench/workloads.py's Lua script for it makes them."""
     auth = {"Authorization": f"Bearer {u['token']}"}
-    keyed = {**auth, "Idempotency-Key": f"{random.random()}"}
     base = f"/api/{u['id']}/tasks"
-    task = random.choice(u["tasks"])
-    return {
-        "list": ("GET", f"{base}?limit=50", auth, None),
-        "get": ("GET", f"{base}/{task}", auth, None),
-        "create": ("POST", base, auth, {"title": "bench task"}),
-        "update": ("PUT", f"{base}/{task}", auth, {"title": f"renamed {random.random()}"}),
-        "toggle": ("PATCH", f"{base}/{task}/complete", auth, None),
-        "search": ("GET", f"{base}?{SEARCH}", auth, None),
-        "sync": ("GET", f"{base}/changes?since={u['sync']}", auth, None),
-        "idempotent_create": ("POST", base, keyed, {"title": "bench task"}),
-        "refresh": (
-            "POST",
-            "/api/auth/refresh",
-            {},
-            {"refresh_token": chain.pop() if chain else "spent"},
-        ),
-        "login": (
-            "POST",
-            "/api/auth/login",
-            {},
-            {"username": u["name"], "password": "bench-password"},
-        ),
-        "bad_token": ("GET", base, {"Authorization": "Bearer not.a.token"}, None),
-    }[workload]
+    if workload in LISTS:
+        return ("GET", f"{base}?{LISTS[workload]}", auth, None)
+    i, j = random.sample(range(len(u["tasks"])), 2)
+    task, other = u["tasks"][i], u["tasks"][j]
+    if workload == "get":
+        return ("GET", f"{base}/{task}", auth, None)
+    if workload == "conditional_get":
+        return ("GET", f"{base}/{task}", {**auth, "If-None-Match": f'"{u["versions"][i]}"'}, None)
+    if workload == "sync":
+        return ("GET", f"{base}/changes?since={u['sync']}", auth, None)
+    if workload == "tags":
+        return ("GET", f"/api/{u['id']}/tags", auth, None)
+    if workload == "update":
+        return ("PUT", f"{base}/{task}", auth, {"title": f"renamed {random.random()}"})
+    if workload == "toggle":
+        return ("PATCH", f"{base}/{task}/complete", auth, None)
+    if workload == "move":
+        return ("POST", f"{base}/{task}/move", auth, {"after": other})
+    if workload == "create":
+        return ("POST", base, auth, {"title": "bench task"})
+    if workload == "idempotent_create":
+        keyed = {**auth, "Idempotency-Key": f"{random.random()}"}
+        return ("POST", base, keyed, {"title": "bench task"})
+    if workload == "clear_completed":
+        return ("POST", f"{base}/clear-completed", auth, None)
+    if workload == "refresh":
+        token = chain.pop() if chain else "spent"
+        return ("POST", "/api/auth/refresh", {}, {"refresh_token": token})
+    if workload == "login":
+        return ("POST", "/api/auth/login", {}, {"username": u["name"], "password": PASSWORD})
+    if workload == "bad_token":
+        return ("GET", base, {"Authorization": "Bearer not.a.token"}, None)
+    raise ValueError(f"no such workload: {workload}")
 
 
 async def run(

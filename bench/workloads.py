@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEARCH = "status=completed&sort=title&q=milk"
+PASSWORD = "bench-password"  # every seeded user's
 # The refresh workload's chains: each is a session whose refresh token is traded for the next
 # one, request after request. A token works once, so every run starts from chains made for it.
 REFRESH_CHAINS = 128
@@ -20,48 +21,101 @@ def session_for(user_id: str) -> str:
     return f"bench-session-{user_id}"
 
 
-# Workload name -> (Lua body of request(), whether the floor can serve it).
-REQUESTS: dict[str, tuple[str, bool]] = {
-    "list": ('return get("/api/" .. u.id .. "/tasks?limit=50", auth(u))', True),
-    "get": ('return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u))', True),
-    "create": (
-        'return send("POST", "/api/" .. u.id .. "/tasks", auth(u), \'{"title": "bench task"}\')',
-        True,
+# The list workloads' query strings (the Python load generator sends the same). The seed
+# (bench/__main__.py) gives tasks due dates, priorities and tags, so each filter keeps a
+# realistic share of a user's 50 tasks: about 17 carry "home", about 7 are overdue.
+LISTS = {
+    "list": "limit=50",
+    "list_due": "sort=due",
+    "list_position": "sort=position",
+    "list_tag": "tag=home",
+    "list_overdue": "overdue=true&tz=Europe/Paris",
+    "search": SEARCH,
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One workload: the Lua body of wrk's request() (`u` is a random seeded user), whether the
+    floor serves it too (then it has a ratio), the status every request of it must get, whether
+    4xx/5xx answers are allowed (a login storm gets 429s by design, auth/passwords.py; wrk counts
+    every 4xx/5xx alike), and whether it uses the seeded tasks: then every load run starts from
+    the seed (bench/__main__.py puts the tasks back as seeded), so each run, the floor's and
+    the service's, sees the same data, and no earlier write leaves a stale ETag or a deleted id
+    behind."""
+
+    lua: str
+    floor: bool = True
+    status: int = 200
+    refusals_allowed: bool = False
+    tasks: bool = True
+
+
+_CREATE = 'send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')'
+WORKLOADS: dict[str, Workload] = {
+    **{
+        name: Workload(f'return get("/api/" .. u.id .. "/tasks?{query}", auth(u))')
+        for name, query in LISTS.items()
+    },
+    "get": Workload('return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u))'),
+    # A client revalidating a task it holds: If-None-Match with the task's current ETag, 304.
+    "conditional_get": Workload(
+        "local i = math.random(#u.tasks); local h = auth(u); "
+        "h[\"If-None-Match\"] = '\"' .. u.versions[i] .. '\"'; "
+        'return get("/api/" .. u.id .. "/tasks/" .. u.tasks[i], h)',
+        status=304,
     ),
-    "update": (
-        'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
-        """'{"title": "renamed ' .. math.random(1000000) .. '"}')""",
-        True,
-    ),
-    "toggle": (
-        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
-        "auth(u), nil)",
-        True,
-    ),
-    "search": (f'return get("/api/" .. u.id .. "/tasks?{SEARCH}", auth(u))', True),
     # A client up to date, polling the change feed with its token.
-    "sync": ('return get("/api/" .. u.id .. "/tasks/changes?since=" .. u.sync, auth(u))', True),
+    "sync": Workload('return get("/api/" .. u.id .. "/tasks/changes?since=" .. u.sync, auth(u))'),
+    "tags": Workload('return get("/api/" .. u.id .. "/tags", auth(u))'),
+    "update": Workload(
+        'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
+        """'{"title": "renamed ' .. math.random(1000000) .. '"}')"""
+    ),
+    "toggle": Workload(
+        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+        "auth(u), nil)"
+    ),
+    # A random task of the user's put right after another random task of theirs.
+    "move": Workload(
+        "local i = math.random(#u.tasks); local j = math.random(#u.tasks - 1); "
+        "if j >= i then j = j + 1 end; "
+        'return send("POST", "/api/" .. u.id .. "/tasks/" .. u.tasks[i] .. "/move", auth(u), '
+        """'{"after": ' .. u.tasks[j] .. '}')"""
+    ),
+    "create": Workload(f"local h = auth(u); return {_CREATE}", status=201),
     # Every create with a fresh Idempotency-Key, as a careful client sends them.
-    "idempotent_create": (
+    "idempotent_create": Workload(
         'local h = auth(u); h["Idempotency-Key"] = math.random(1000000000) .. "-" .. '
-        "math.random(1000000000); "
-        'return send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')',
-        True,
+        f"math.random(1000000000); return {_CREATE}",
+        status=201,
+    ),
+    # Each run starts from the seed, where half of each user's tasks are completed: a user's
+    # first clear deletes their 25, every later one finds nothing to delete. So the figure is
+    # the steady state of a client clearing often, a handful of tasks or none at a time: the
+    # statement's fixed cost (the user's row locked, the caller rule, the completed tasks
+    # looked up), plus at most one real clear per user per run. The floor runs the same.
+    "clear_completed": Workload(
+        'return send("POST", "/api/" .. u.id .. "/tasks/clear-completed", auth(u), nil)'
     ),
     # A client staying logged in: each connection trades its refresh token for the next.
-    "refresh": (
+    "refresh": Workload(
         'local t = table.remove(chain) or "spent"; '
         'return send("POST", "/api/auth/refresh", {}, \'{"refresh_token": "\' .. t .. \'"}\')',
-        True,
+        tasks=False,
     ),
-    "login": (
+    "login": Workload(
         'return send("POST", "/api/auth/login", {}, '
-        '\'{"username": "\' .. u.name .. \'", "password": "bench-password"}\')',
-        False,
+        f'\'{{"username": "\' .. u.name .. \'", "password": "{PASSWORD}"}}\')',
+        floor=False,
+        refusals_allowed=True,
+        tasks=False,
     ),
-    "bad_token": (
+    "bad_token": Workload(
         'return get("/api/" .. u.id .. "/tasks", {["Authorization"] = "Bearer not.a.token"})',
-        False,
+        floor=False,
+        status=401,
+        tasks=False,
     ),
 }
 
@@ -111,13 +165,18 @@ class SeededUser:
     name: str
     token: str
     tasks: list[int]
+    versions: list[int]  # each task's version as seeded: its ETag, while the seed holds
     sync: str  # a change-feed token past every change the user has
+
+
+def _lua_list(numbers: list[int]) -> str:
+    return "{" + ", ".join(map(str, numbers)) + "}"
 
 
 def _lua_users(users: list[SeededUser]) -> str:
     entries = [
         f"{{id={json.dumps(u.id)}, name={json.dumps(u.name)}, token={json.dumps(u.token)}, "
-        f"sync={json.dumps(u.sync)}, tasks={{{', '.join(map(str, u.tasks))}}}}}"
+        f"sync={json.dumps(u.sync)}, tasks={_lua_list(u.tasks)}, versions={_lua_list(u.versions)}}}"
         for u in users
     ]
     return "{\n" + ",\n".join(entries) + "\n}"
@@ -127,9 +186,9 @@ def write_scripts(folder: Path, users: list[SeededUser]) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     table = _lua_users(users)
     scripts = {}
-    for name, (request, _) in REQUESTS.items():
+    for name, workload in WORKLOADS.items():
         path = folder / f"{name}.lua"
-        text = _PRELUDE % {"users": table, "request": request}
+        text = _PRELUDE % {"users": table, "request": workload.lua}
         if name == "refresh":  # the next token of the chain comes back in the response
             text += (
                 "response = function(status, headers, body)\n"
