@@ -30,6 +30,7 @@ import bcrypt
 import httpx
 import psycopg
 
+from bench import replicas, sizes
 from bench.loadgen import request_for
 from bench.processes import app_command, floor_command, serving, worker_rss_mb
 from bench.workloads import (
@@ -55,9 +56,10 @@ TASKS_PER_USER = 50
 METRICS_WORKLOADS = ["list", "get", "create", "sync"]
 
 # A stage run after the workload tables: given the PostgreSQL server's URL, a scratch folder
-# and whether this is a quick (smoke) run, it returns what goes into the results under its name.
+# and whether this is a quick (smoke) run, it returns what goes into the results under its name
+# ("ok": false when it failed). Each can also run alone: python -m bench.sizes, bench.replicas.
 Stage = Callable[[str, Path, bool], dict[str, Any]]
-LATER_STAGES: list[tuple[str, Stage]] = []
+LATER_STAGES: list[tuple[str, Stage]] = [("sizes", sizes.run), ("replicas", replicas.run)]
 
 
 @dataclass
@@ -352,6 +354,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--workloads", default=",".join(ORDER))
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument(
+        "--stages",
+        default=",".join(name for name, _ in LATER_STAGES),
+        help="later stages to run after the workloads (comma-separated; empty: none)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run, to check that everything runs (its figures mean nothing): 1 s per "
@@ -368,6 +375,15 @@ def parse_arguments() -> argparse.Namespace:
     unknown = set(args.workloads.split(",")) - set(ORDER)
     if unknown:
         parser.error(f"no such workload: {', '.join(sorted(unknown))}")
+    args.stages = [s for s in args.stages.split(",") if s]
+    unknown = set(args.stages) - {name for name, _ in LATER_STAGES}
+    if unknown:
+        parser.error(f"no such stage: {', '.join(sorted(unknown))}")
+    if "replicas" in args.stages:
+        try:
+            replicas.require_nginx()
+        except replicas.BalancerMissing as exc:
+            parser.exit(2, f"{exc} (or leave the replica check out: --stages sizes)\n")
     return args
 
 
@@ -419,7 +435,9 @@ def main() -> int:
                 measured = [w for w in METRICS_WORKLOADS if w in workloads]
                 cost = metrics_cost(bench, app_env, measured) if measured else {}
         for name, stage in LATER_STAGES:
-            stages[name] = stage(server_url, folder, args.quick)
+            if name in args.stages:
+                print(f"stage {name}:", flush=True)
+                stages[name] = stage(server_url, folder, args.quick)
 
     print()
     print(table(rows))
@@ -453,7 +471,7 @@ def main() -> int:
     out.write_text(json.dumps(report, indent=2))
     print(f"\nresults: {out.relative_to(ROOT)}")
     shutil.rmtree(folder, ignore_errors=True)
-    failed = failures(rows)
+    failed = failures(rows) + [f"stage {name} failed" for name, s in stages.items() if not s["ok"]]
     for line in failed:
         print(f"FAILED: {line}", file=sys.stderr)
     return 1 if failed else 0

@@ -25,7 +25,7 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import PAGES, SORTS, like_pattern
+from todo_api.db.tasks import SORTS, Filters, page_statement
 from todo_api.models import PAGE_LIMIT_DEFAULT, TASK_FIELDS, USER_FIELDS
 
 SQL = QUERIES
@@ -77,23 +77,18 @@ async def tasks(request: Request) -> Response:
     overdue = {"true": True, "false": False}.get(q.get("overdue", ""))
     today = None
     if overdue is not None:
-        today = datetime.now(UTC).astimezone(ZoneInfo(q.get("tz", "UTC"))).date().isoformat()
+        today = datetime.now(UTC).astimezone(ZoneInfo(q.get("tz", "UTC"))).date()
     limit = int(q.get("limit", PAGE_LIMIT_DEFAULT))
+    filters = Filters(
+        completed={"completed": True, "pending": False}.get(q.get("status", "all")),
+        search=q.get("q"),
+        tags=q.getlist("tag"),
+        overdue=overdue,
+        today=today,
+    )
+    caller = Caller(user_id, session_for(user_id))
     records = await pool.fetch(
-        *PAGES[sort, order, False](
-            **unconditional(user_id),
-            completed={"completed": True, "pending": False}.get(q.get("status", "all")),
-            pattern=like_pattern(q["q"]) if "q" in q else None,
-            tags=q.getlist("tag") or None,
-            priorities=None,
-            due_after=None,
-            due_before=None,
-            overdue=overdue,
-            today=today,
-            limit=limit + 1,
-            after_key=None,
-            after_id=None,
-        )
+        *page_statement(caller, filters, sort=sort, order=order, limit=limit, after=None)
     )
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
     return _json(rows, headers={"X-Total-Count": str(records[0]["total"])})

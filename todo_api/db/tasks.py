@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import asyncpg
 
@@ -311,8 +311,7 @@ def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
     return value
 
 
-async def list_tasks(
-    db: Runner,
+def page_statement(
     caller: Caller,
     filters: Filters,
     *,
@@ -320,11 +319,12 @@ async def list_tasks(
     order: Order,
     limit: int,
     after: tuple[datetime | date | str | None, int] | None,
-) -> Page:
-    """One keyset page: the rows after `after` (the last row's sort value and id) in this
-    order, and how many rows match the filters in all."""
+) -> tuple[Any, ...]:
+    """The statement and arguments for one page: rows after `after` (the last row's sort value
+    and id), `limit` of them and one more to tell whether more follow. Also what the
+    benchmark's floor runs, so both run the very same statement."""
     key, last_id = after if after is not None else (None, None)
-    statement = PAGES[sort, order, after is not None, Search.of(filters.search)](
+    return PAGES[sort, order, after is not None, Search.of(filters.search)](
         **caller.params,
         from_counts=filters.counted,
         completed=filters.completed,
@@ -339,6 +339,20 @@ async def list_tasks(
         after_key=key.isoformat() if isinstance(key, date | datetime) else key,
         after_id=last_id,
     )
+
+
+async def list_tasks(
+    db: Runner,
+    caller: Caller,
+    filters: Filters,
+    *,
+    sort: str,
+    order: Order,
+    limit: int,
+    after: tuple[datetime | date | str | None, int] | None,
+) -> Page:
+    """One keyset page in this order, and how many rows match the filters in all."""
+    statement = page_statement(caller, filters, sort=sort, order=order, limit=limit, after=after)
     records = await db.fetch(*statement)
     head = records[0]
     rows = [r for r in records if r["id"] is not None]
