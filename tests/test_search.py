@@ -31,6 +31,7 @@ TEXT = st.text(
 @pytest.fixture(scope="module")
 def sql(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.prepare_threshold = None  # a transaction pooler keeps no prepared statement
         yield conn
 
 
