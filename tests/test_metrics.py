@@ -59,6 +59,7 @@ def requests_of(samples: Samples, method: str, route: str, status: int) -> float
     return value(samples, "todo_api_requests_total", method=method, route=route, status=str(status))
 
 
+@pytest.mark.in_process  # one process's figures: behind a balancer each replica has its own
 async def test_task_requests_are_counted_by_route_template_method_and_status(
     client: httpx.AsyncClient, user: User
 ) -> None:
@@ -111,6 +112,7 @@ async def test_no_label_holds_a_raw_path_or_an_id(
     assert user.id not in r.text
 
 
+@pytest.mark.in_process  # one process's figures: behind a balancer each replica has its own
 async def test_unknown_paths_share_one_label(client: httpx.AsyncClient) -> None:
     scanned = [f"/wp-admin/{uuid.uuid4().hex}.php", f"/api/{uuid.uuid4().hex}/secrets"]
     before = await scrape(client)
@@ -189,6 +191,7 @@ async def test_pool_gauges_show_connections_in_use_and_requests_waiting(
     assert value(done, "todo_api_db_pool_waiting_requests") == 0
 
 
+@pytest.mark.in_process  # holds a slot of the in-process app's hasher
 async def test_hashing_slots_in_use_are_shown(app: ASGIApp, client: httpx.AsyncClient) -> None:
     hasher = app.app.state.services.hasher  # type: ignore[attr-defined]
     busy = threading.Event()
