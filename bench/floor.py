@@ -25,7 +25,7 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import SORTS, Filters, page_statement
+from todo_api.db.tasks import SORTS, Filters, PageRequest, page_statement
 from todo_api.models import PAGE_LIMIT_DEFAULT, TASK_FIELDS, USER_FIELDS
 
 SQL = QUERIES
@@ -87,9 +87,7 @@ async def tasks(request: Request) -> Response:
         today=today,
     )
     caller = Caller(user_id, session_for(user_id))
-    records = await pool.fetch(
-        *page_statement(caller, filters, sort=sort, order=order, limit=limit, after=None)
-    )
+    records = await pool.fetch(*page_statement(caller, filters, PageRequest(sort, order, limit)))
     rows = [_task(r) for r in records if r["id"] is not None][:limit]
     return _json(rows, headers={"X-Total-Count": str(records[0]["total"])})
 

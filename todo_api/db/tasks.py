@@ -311,20 +311,23 @@ def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
     return value
 
 
-def page_statement(
-    caller: Caller,
-    filters: Filters,
-    *,
-    sort: str,
-    order: Order,
-    limit: int,
-    after: tuple[datetime | date | str | None, int] | None,
-) -> tuple[Any, ...]:
-    """The statement and arguments for one page: rows after `after` (the last row's sort value
-    and id), `limit` of them and one more to tell whether more follow. Also what the
-    benchmark's floor runs, so both run the very same statement."""
-    key, last_id = after if after is not None else (None, None)
-    return PAGES[sort, order, after is not None, Search.of(filters.search)](
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page of a list: its sort order, how many rows, and after which row (the last
+    row's sort value and id; None: the first page)."""
+
+    sort: str
+    order: Order
+    limit: int
+    after: tuple[datetime | date | str | None, int] | None = None
+
+
+def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple[Any, ...]:
+    """The statement and arguments for one page: `page.limit` rows and one more, to tell
+    whether more follow. Also what the benchmark's floor runs, so both run the very same
+    statement."""
+    key, last_id = page.after if page.after is not None else (None, None)
+    return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search)](
         **caller.params,
         from_counts=filters.counted,
         completed=filters.completed,
@@ -335,30 +338,21 @@ def page_statement(
         due_before=_day(filters.due_before),
         overdue=filters.overdue,
         today=_day(filters.today),
-        limit=limit + 1,
+        limit=page.limit + 1,
         after_key=key.isoformat() if isinstance(key, date | datetime) else key,
         after_id=last_id,
     )
 
 
-async def list_tasks(
-    db: Runner,
-    caller: Caller,
-    filters: Filters,
-    *,
-    sort: str,
-    order: Order,
-    limit: int,
-    after: tuple[datetime | date | str | None, int] | None,
-) -> Page:
-    """One keyset page in this order, and how many rows match the filters in all."""
-    statement = page_statement(caller, filters, sort=sort, order=order, limit=limit, after=after)
+async def list_tasks(db: Runner, caller: Caller, filters: Filters, page: PageRequest) -> Page:
+    """One keyset page, and how many rows match the filters in all."""
+    statement = page_statement(caller, filters, page)
     records = await db.fetch(*statement)
     head = records[0]
     rows = [r for r in records if r["id"] is not None]
     return Page(
         owner=status_of(head["is_active"], head["may_act"]),
         total=head["total"],
-        rows=rows[:limit],
-        has_more=len(rows) > limit,
+        rows=rows[: page.limit],
+        has_more=len(rows) > page.limit,
     )

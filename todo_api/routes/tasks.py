@@ -193,9 +193,8 @@ async def list_tasks(request: Request) -> Response:
         overdue=params.overdue_flag,
         today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
     )
-    page = await tasks.list_tasks(
-        svc.db, caller, filters, sort=params.sort, order=order, limit=params.limit, after=after
-    )
+    request_page = tasks.PageRequest(params.sort, order, params.limit, after)
+    page = await tasks.list_tasks(svc.db, caller, filters, request_page)
     refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
