@@ -36,6 +36,7 @@ from bench.processes import app_command, floor_command, serving, worker_rss_mb
 from bench.workloads import (
     PASSWORD,
     REFRESH_CHAINS,
+    SECRET,
     WORKLOADS,
     SeededUser,
     session_for,
@@ -47,7 +48,6 @@ from todo_api.db.migrations import apply_migrations
 from todo_api.sync_tokens import FeedPosition, SyncTokens
 from todo_api.testing import ROOT, Server, fresh_database, throwaway_server
 
-SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
 ORDER = list(WORKLOADS)
 RESULTS = ROOT / "bench" / "results"
 LOGIN_CLIENTS = 8

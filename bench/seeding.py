@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import bcrypt
 import psycopg
 
-PASSWORD = "bench-password"
+from bench.workloads import PASSWORD
 
 VERBS = (
     "Buy", "Call", "Email", "Fix", "Book", "Pay", "Review", "Plan", "Write", "Clean", "Order",

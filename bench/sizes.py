@@ -35,7 +35,7 @@ import httpx
 import psycopg
 
 from bench.seeding import NOUNS, TAGS, Plan, load
-from bench.workloads import session_for
+from bench.workloads import SECRET, session_for
 from todo_api.auth.tokens import issue_token
 from todo_api.caller import Caller
 from todo_api.cursors import CursorCodec
@@ -44,7 +44,6 @@ from todo_api.db.tasks import SORTS, like_pattern
 from todo_api.sync_tokens import FeedPosition, SyncTokens
 from todo_api.testing import ROOT, TODO_API, Server, fresh_database, throwaway_server
 
-SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
 RESULTS = ROOT / "bench" / "results"
 TAG = TAGS[0]  # the most common tag: on about a quarter of the tasks
 WORD = "dentist"  # one noun of the vocabulary: in about 3% of the tasks

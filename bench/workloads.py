@@ -9,6 +9,8 @@ from pathlib import Path
 
 SEARCH = "status=completed&sort=title&q=milk"
 PASSWORD = "bench-password"  # every seeded user's
+# The servers' JWT_SECRET: the benchmark makes tokens, cursors and sync tokens with it.
+SECRET = "bench-secret-that-is-long-enough-0123456789abcdef"
 # The refresh workload's chains: each is a session whose refresh token is traded for the next
 # one, request after request. A token works once, so every run starts from chains made for it.
 REFRESH_CHAINS = 128
