@@ -105,7 +105,13 @@ def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
         return None
     from todo_api.auth.issuer import TrustedIssuer
 
-    return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
+    return TrustedIssuer(
+        settings.auth_jwks_url,
+        settings.auth_issuer,
+        settings.auth_audience,
+        fetch_timeout=settings.auth_jwks_timeout_seconds,
+        refresh_interval=settings.auth_jwks_refresh_seconds,
+    )
 
 
 def create_app(settings: Settings) -> ASGIApp:
