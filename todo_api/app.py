@@ -32,6 +32,7 @@ from todo_api.middleware.cors import (
     PREFLIGHT_MAX_AGE,
     ProblemCORSMiddleware,
 )
+from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models import external_profile
 from todo_api.routes import auth, docs, health, sync, tasks
@@ -159,6 +160,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app = Starlette(
         routes=routes(settings),
         middleware=[
+            Middleware(AllowedHostsMiddleware, allowed_hosts=list(settings.allowed_hosts)),
             Middleware(
                 ProblemCORSMiddleware,
                 allow_origins=list(settings.cors_origins),

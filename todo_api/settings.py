@@ -131,6 +131,9 @@ class Settings(BaseSettings):
             value = tuple(h.strip().lower() for h in value.split(",") if h.strip())
             if not value:
                 raise ValueError("must name at least one host, or *")
+            for host in value:  # Starlette's TrustedHostMiddleware takes only these wildcards
+                if host != "*" and ("*" in host[1:] or (host[0] == "*" and host[1] != ".")):
+                    raise ValueError(f"{host!r}: a wildcard is only *.example.com (or * alone)")
         return value
 
     @field_validator("public_url")
