@@ -192,5 +192,5 @@ def app_from_environment() -> ASGIApp:
     worker process starts afresh, so it sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    configure_protocol(settings.header_timeout_seconds)
+    configure_protocol(settings.header_timeout_seconds, settings.max_connections_per_address)
     return create_app(settings)
