@@ -10,6 +10,7 @@ token is 401; a key rotated in is picked up by refetching the key set, at most o
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.node_tools import FRONTEND, node_with_packages
-from todo_api.testing import TEST_SECRET, TODO_API, Server, free_port, fresh_database
+from todo_api.testing import ROOT, TEST_SECRET, TODO_API, Server, free_port, fresh_database
 
 
 @dataclass
@@ -260,3 +261,12 @@ def test_a_rotated_key_is_fetched_on_its_first_token_then_not_again_within_a_min
         assert refused.status_code == 401
         assert better_auth.requests().count("GET /api/auth/jwks") == fetches
         assert client.get("/api/auth/me", headers=bearer(new)).status_code == 200
+
+
+def test_the_plugin_setup_docs_better_auth_md_shows_is_the_one_tested() -> None:
+    guide = (ROOT / "docs" / "better-auth.md").read_text()
+    blocks = re.findall(r"^```js\n(.*?)^```$", guide, re.M | re.S)
+    assert blocks
+    server = (FRONTEND / "better-auth-server.mjs").read_text()
+    for block in blocks:
+        assert block in server, block

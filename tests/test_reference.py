@@ -16,7 +16,9 @@ from todo_api.testing import ROOT
 pytestmark = pytest.mark.anyio
 
 REFERENCE = ROOT / "docs" / "api.md"
-DOCUMENTS = [REFERENCE, *sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+# The documents whose `METHOD /path` spans name todo-api's routes (docs/better-auth.md names
+# Better Auth's own routes as well).
+DOCUMENTS = [REFERENCE, ROOT / "docs" / "frontend.md", ROOT / "README.md"]
 METHODS = "GET|HEAD|POST|PUT|PATCH|DELETE"
 ROUTE = re.compile(rf"`({METHODS}) (/[^`\s]*)`")
 HEADING = re.compile(r"^(#{1,6}) (.*)$", re.M)

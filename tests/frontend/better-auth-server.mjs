@@ -19,26 +19,25 @@ import pg from "pg";
 
 const { DATABASE_URL, PORT, BETTER_AUTH_SECRET, BETTER_AUTH_URL } = process.env;
 
+const todoApiTokens = jwt({
+  jwks: {
+    keyPairConfig: { alg: "EdDSA", crv: "Ed25519" }, // the default; ES256 and RS256 work too
+    rotationInterval: 60 * 60 * 24 * 30, // a new signing key every 30 days
+    gracePeriod: 60 * 60 * 24 * 30, // and the old one kept in the key set 30 days more
+  },
+  jwt: {
+    issuer: BETTER_AUTH_URL, // todo-api's AUTH_ISSUER (the default: baseURL)
+    audience: BETTER_AUTH_URL, // todo-api's AUTH_AUDIENCE (the default: baseURL)
+    expirationTime: "15m", // the default
+  },
+});
+
 const options = {
   baseURL: BETTER_AUTH_URL,
   secret: BETTER_AUTH_SECRET,
   database: new pg.Pool({ connectionString: DATABASE_URL, max: 4 }),
   emailAndPassword: { enabled: true },
-  plugins: [
-    jwt({
-      // Better Auth's defaults, spelled out: what todo-api is configured for.
-      jwks: {
-        keyPairConfig: { alg: "EdDSA", crv: "Ed25519" },
-        rotationInterval: 60 * 60 * 24 * 30, // a new signing key every 30 days
-        gracePeriod: 60 * 60 * 24 * 30, // an old key stays in the key set 30 days more
-      },
-      jwt: {
-        issuer: BETTER_AUTH_URL, // AUTH_ISSUER on todo-api's side
-        audience: BETTER_AUTH_URL, // AUTH_AUDIENCE on todo-api's side
-        expirationTime: "15m",
-      },
-    }),
-  ],
+  plugins: [todoApiTokens],
 };
 
 const { runMigrations } = await getMigrations(options);
