@@ -116,7 +116,8 @@ class SignedIn:
 
 @pytest.fixture
 def signed_up(better_auth: BetterAuth) -> Iterator[SignedIn]:
-    with httpx.Client(base_url=better_auth.url) as session:
+    # A browser on the app's page: its origin is sent, as Better Auth's CSRF check wants.
+    with httpx.Client(base_url=better_auth.url, headers={"Origin": better_auth.url}) as session:
         email = f"ada.{uuid.uuid4().hex[:8]}@Example.com"
         response = session.post(
             "/api/auth/sign-up/email",
@@ -201,7 +202,7 @@ def test_a_better_auth_token_makes_the_account_on_first_use_and_its_tasks_work(
         assert again.status_code == 200 and len(again.json()) == 1
 
 
-def test_the_set_auth_jwt_header_of_get_session_is_a_token_todo_api_accepts(
+def test_the_set_auth_jwt_header_is_a_token_too_and_signed_out_there_is_no_new_one(
     better_auth: BetterAuth, signed_up: SignedIn, start_todo_api: Callable[[], Server]
 ) -> None:
     better_auth.sign({"sub": "warm-up"})
@@ -213,6 +214,9 @@ def test_the_set_auth_jwt_header_of_get_session_is_a_token_todo_api_accepts(
     me = httpx.get(f"{api.base}/api/auth/me", headers=bearer(token))
     assert me.status_code == 200, me.text
     assert me.json()["id"] == signed_up.id
+    # Signed out of Better Auth, the frontend can get no new token.
+    assert signed_up.session.post("/api/auth/sign-out", json={}).status_code == 200
+    assert signed_up.session.get("/api/auth/token").status_code == 401
 
 
 def test_an_expired_better_auth_token_is_401_and_makes_nobody(
