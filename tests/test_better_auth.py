@@ -27,7 +27,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.node_tools import FRONTEND, node_with_packages
-from todo_api.testing import ROOT, TEST_SECRET, TODO_API, Server, free_port, fresh_database
+from todo_api.testing import ROOT, TEST_SECRET, Server, free_port, fresh_database
 
 
 @dataclass
@@ -144,20 +144,14 @@ def todo_api_env(better_auth: BetterAuth, database_url: str, data_dir: str) -> d
 
 @pytest.fixture
 def start_todo_api(
-    better_auth: BetterAuth, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], Server]]:
-    started: list[Server] = []
-
-    def start() -> Server:
-        env = todo_api_env(better_auth, database_url, str(tmp_path_factory.mktemp("data")))
-        server = Server(TODO_API, env)
-        started.append(server)
-        server.wait_until_up()
-        return server
-
-    yield start
-    for server in started:
-        server.kill()
+    better_auth: BetterAuth,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    serve: Callable[..., Server],
+) -> Callable[[], Server]:
+    """Starts `todo-api serve` trusting the Better Auth server (stopped after the test)."""
+    data = tmp_path_factory.mktemp("data")
+    return lambda: serve(todo_api_env(better_auth, database_url, str(data)))
 
 
 def bearer(token: str) -> dict[str, str]:
