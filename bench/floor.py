@@ -26,7 +26,8 @@ from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_h
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
 from todo_api.db.tasks import SORTS, Filters, PageRequest, page_statement
-from todo_api.models import PAGE_LIMIT_DEFAULT, TASK_FIELDS, USER_FIELDS
+from todo_api.models.auth import USER_FIELDS
+from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS
 
 SQL = QUERIES
 SECRET = os.environ.get("JWT_SECRET", "floor-secret-that-is-long-enough-0123456789")

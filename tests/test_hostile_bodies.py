@@ -5,6 +5,8 @@ worst cases are sent over HTTP: never a 5xx, never an uncaught exception, always
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 from typing import Any
 
 import httpx
@@ -17,14 +19,23 @@ from starlette.requests import Request
 
 from tests.conftest import User, assert_problem
 from todo_api import models
+from todo_api.models.common import Body
 from todo_api.payloads import MAX_JSON_DEPTH, json_object, json_or_form, validated
 from todo_api.problems import Problem
 
-BODY_MODELS: list[type[BaseModel]] = [
-    model
-    for model in vars(models).values()
-    if isinstance(model, type) and issubclass(model, models._Body) and model is not models._Body
-]
+
+def _body_models() -> list[type[BaseModel]]:
+    """Every request body model, in every module of the models package (new domains included)."""
+    found: dict[str, type[BaseModel]] = {}
+    for info in pkgutil.iter_modules(models.__path__):
+        module = importlib.import_module(f"{models.__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Body) and value is not Body:
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return [found[name] for name in sorted(found)]
+
+
+BODY_MODELS = _body_models()
 CONTENT_TYPES = [
     "application/json",
     "application/json; charset=utf-8",

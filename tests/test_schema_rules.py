@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tests.conftest import PASSWORD, TEST_SECRET, assert_problem
-from todo_api.models import RegisterBody, TaskCreate
+from todo_api.models.auth import RegisterBody
+from todo_api.models.tasks import TaskCreate
 from todo_api.payloads import validated
 from todo_api.problems import Problem
 from todo_api.testing import TODO_API, Server

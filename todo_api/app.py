@@ -22,6 +22,7 @@ from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
+from todo_api.dispatch import method_route
 from todo_api.handlers import EXCEPTION_HANDLERS, database_unavailable
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
@@ -34,10 +35,9 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
-from todo_api.models import external_profile
+from todo_api.models.auth import external_profile
 from todo_api.routes import auth, docs, health, sync, tasks
 from todo_api.routes import metrics as metrics_route
-from todo_api.routes.by_method import method_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
 from todo_api import __version__
-from todo_api.models import ProblemOut, ValidationProblemOut
-from todo_api.routes.by_method import handlers_of
+from todo_api.dispatch import handlers_of
+from todo_api.models.common import ProblemOut, ValidationProblemOut
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,7 +19,8 @@ from todo_api.auth.tokens import (
 )
 from todo_api.caller import Caller
 from todo_api.db import accounts, logins, sessions, users
-from todo_api.models import (
+from todo_api.dispatch import by_method
+from todo_api.models.auth import (
     LoginBody,
     LoginForm,
     LoginOut,
@@ -37,7 +38,6 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
-from todo_api.routes.by_method import by_method
 from todo_api.routes.refusals import AUTHORISED, INACTIVE, refuse_user, refused
 from todo_api.services import Services, services
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.db.health import ping
-from todo_api.models import StatusOut
+from todo_api.models.common import StatusOut
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse
 from todo_api.services import services

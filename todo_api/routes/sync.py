@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.db import sync
-from todo_api.models import ChangesOut, SyncQuery, change_json
+from todo_api.models.sync import ChangesOut, SyncQuery, change_json
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, validated
 from todo_api.problems import Problem

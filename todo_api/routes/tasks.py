@@ -18,8 +18,9 @@ from todo_api.conditional import if_match_versions, list_etag, none_match, task_
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Runner
+from todo_api.dispatch import by_method
 from todo_api.idempotency import idempotent
-from todo_api.models import (
+from todo_api.models.tasks import (
     LIST_PARAMETERS,
     UPDATABLE,
     DeletedOut,
@@ -35,7 +36,6 @@ from todo_api.models import (
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
-from todo_api.routes.by_method import by_method
 from todo_api.routes.refusals import AUTHORISED, refuse_user
 from todo_api.services import services
 

@@ -1,0 +1,283 @@
+"""Tasks: the create, update, complete and move bodies, the list query string, and a task as
+JSON."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import date, datetime
+from typing import Annotated, Any, Final, Literal
+
+import asyncpg
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from todo_api.models.common import (
+    NO_NUL,
+    TIME_ZONES,
+    WHITE_SPACE,
+    Body,
+    CalendarDate,
+    known_zone,
+    lower_case,
+    not_null,
+    partial_update,
+    whole_number,
+)
+
+TITLE_MAX_CHARS: Final = 200
+DESCRIPTION_MAX_CHARS: Final = 1000
+SEARCH_MAX_CHARS: Final = 200
+PAGE_LIMIT_MAX: Final = 500
+PAGE_LIMIT_DEFAULT: Final = 100
+TAGS_MAX: Final = 20
+TAG_MAX_CHARS: Final = 40
+PRIORITIES: Final = ("none", "low", "medium", "high")
+# A title has 1 to 200 characters between its surrounding white space.
+
+TITLE_PATTERN: Final = rf"^\s*[^\s\x00](?:[^\x00]{{0,{TITLE_MAX_CHARS - 2}}}[^\s\x00])?\s*$"
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TITLE_PATTERN,
+            "description": "1 to 200 characters after trimming surrounding white space",
+        }
+    ),
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX_CHARS),
+    WithJsonSchema({"type": "string", "maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
+]
+
+_CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
+_TAG_BAD: Final = re.compile(f"[{_CONTROL},]")
+_SPACE: Final = "".join(f"\\u{ord(c):04x}" for c in WHITE_SPACE)
+# A tag as sent: white space around 1 to 40 characters that are neither control characters nor
+# commas, the first and last of them not white space either.
+TAG_PATTERN: Final = (
+    f"^[{_SPACE}]*(?:[^{_SPACE}{_CONTROL},]"
+    f"|[^{_SPACE}{_CONTROL},][^{_CONTROL},]{{0,{TAG_MAX_CHARS - 2}}}[^{_SPACE}{_CONTROL},])"
+    f"[{_SPACE}]*$"
+)
+
+
+def _tag(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    tag = lower_case(value.strip(WHITE_SPACE))
+    if not 1 <= len(tag) <= TAG_MAX_CHARS:
+        raise PydanticCustomError(
+            "tag_length", "A tag has 1 to {high} characters after trimming", {"high": TAG_MAX_CHARS}
+        )
+    if _TAG_BAD.search(tag):
+        raise PydanticCustomError("tag_characters", "A tag holds no control character or comma")
+    return tag
+
+
+def _merged(tags: list[str]) -> list[str]:
+    merged = list(dict.fromkeys(tags))
+    if len(merged) > TAGS_MAX:
+        raise PydanticCustomError(
+            "too_many_tags", "At most {high} different tags", {"high": TAGS_MAX}
+        )
+    return merged
+
+
+TAG_SCHEMA: Final = {
+    "type": "string",
+    "pattern": TAG_PATTERN,
+    "description": "Trimmed and lower-cased; then 1 to 40 characters, no control character, "
+    "no comma.",
+}
+Tag = Annotated[str, BeforeValidator(_tag), WithJsonSchema(TAG_SCHEMA)]
+Tags = Annotated[
+    list[Tag],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": TAG_SCHEMA,
+            "maxItems": TAGS_MAX,
+            "description": "0 to 20 tags; duplicates (after trimming and lower-casing) are "
+            "merged, the order given is kept.",
+        }
+    ),
+]
+
+Priority = Literal["none", "low", "medium", "high"]
+
+
+class TaskCreate(Body):
+    title: Title
+    description: Description | None = None
+    completed: bool = False
+    due_date: CalendarDate | None = None
+    priority: Priority = "none"
+    tags: Tags = []  # noqa: RUF012 (pydantic copies defaults)
+
+    _tags_merged = field_validator("tags")(_merged)
+
+
+UPDATABLE: Final = ("title", "description", "completed", "due_date", "priority", "tags")
+NOT_NULL_UPDATES: Final = ("title", "completed", "priority", "tags")
+
+
+class TaskUpdate(Body):
+    model_config = ConfigDict(json_schema_extra=partial_update(UPDATABLE, NOT_NULL_UPDATES))
+
+    title: Title | None = None
+    description: Description | None = None
+    completed: bool | None = None
+    due_date: CalendarDate | None = None
+    priority: Priority | None = None
+    tags: Tags | None = None
+
+    _not_nulls = field_validator(*NOT_NULL_UPDATES, mode="before")(not_null)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_merged(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _merged(value)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> TaskUpdate:
+        if not self.model_fields_set & set(UPDATABLE):
+            raise PydanticCustomError("no_update", "Give at least one of " + ", ".join(UPDATABLE))
+        return self
+
+
+class TaskComplete(Body):
+    model_config = ConfigDict(json_schema_extra={"properties": {"completed": {"type": "boolean"}}})
+
+    completed: bool | None = None
+
+    _completed_not_null = field_validator("completed", mode="before")(not_null)
+
+
+class TaskMove(Body):
+    """Where a task goes: right after task `after`, or to the top (null)."""
+
+    after: Annotated[
+        Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=2**63 - 1)] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    {"type": "null"},
+                ],
+                "description": "A task id of the user's (not the moved task), or null for the top.",
+            }
+        ),
+    ]
+
+
+# Repeatable query parameters: (name, what it holds).
+LIST_PARAMETERS: Final = ("tag", "priority")
+
+
+class TaskListQuery(BaseModel):
+    """The list query string; lax types, since every value arrives as text (the repeatable
+    parameters, `tag` and `priority`, as lists)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: Literal["all", "pending", "completed"] = "all"
+    sort: Literal["created", "updated", "title", "due", "priority", "position"] = Field(
+        "created",
+        description="created (default order desc), updated (desc), title (asc, "
+        "case-insensitive), due (asc; tasks without a due date last in either order), "
+        "priority (desc: high first), position (asc: the manual order).",
+    )
+    order: Literal["asc", "desc"] | None = Field(
+        None, description="The direction; the default depends on `sort`."
+    )
+    q: Annotated[str, Field(max_length=SEARCH_MAX_CHARS, pattern=NO_NUL)] | None = None
+    tag: list[Tag] = Field(
+        [], description="Repeatable: a task must carry every tag given (compared lower-cased)."
+    )
+    priority: list[Priority] = Field(
+        [], description="Repeatable: a task must have one of the priorities given."
+    )
+    due_before: CalendarDate | None = Field(
+        None, description="Due on or before this day (tasks without a due date never match)."
+    )
+    due_after: CalendarDate | None = Field(
+        None, description="Due on or after this day (tasks without a due date never match)."
+    )
+    overdue: Annotated[Literal["true", "false"], WithJsonSchema({"type": "boolean"})] | None = (
+        Field(
+            None,
+            description="true: pending tasks due before today in `tz`; false: every other task.",
+        )
+    )
+    tz: Annotated[
+        str,
+        BeforeValidator(known_zone),
+        WithJsonSchema({"type": "string", "enum": list(TIME_ZONES)}),
+    ] = Field("UTC", description="The IANA time zone whose today `overdue` uses.")
+    limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
+    cursor: Annotated[str, Field(max_length=1024)] | None = None
+
+    @property
+    def completed(self) -> bool | None:
+        return {"all": None, "pending": False, "completed": True}[self.status]
+
+    @property
+    def overdue_flag(self) -> bool | None:
+        return None if self.overdue is None else self.overdue == "true"
+
+    def today(self, now: datetime) -> date:
+        """The date in `tz` at the instant `now`."""
+        return now.astimezone(zoneinfo.ZoneInfo(self.tz)).date()
+
+
+class TaskOut(BaseModel):
+    """A task, as every response shows one."""
+
+    id: int
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    completed_at: datetime | None
+    due_date: date | None
+    priority: Priority
+    tags: list[str]
+    position: str = Field(
+        description="The place in the user's manual order: positions increase in code-point "
+        "order (sort=position). Read-only."
+    )
+    version: int = Field(ge=1, description="1 when created, 1 more on every change. Read-only.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class TagCount(BaseModel):
+    """A tag and how many of the user's tasks carry it."""
+
+    name: str
+    count: int = Field(ge=1)
+
+
+class DeletedOut(BaseModel):
+    deleted: int = Field(ge=0)
+
+
+TASK_FIELDS: Final = tuple(TaskOut.model_fields)
+
+
+def task_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {name: row[name] for name in TASK_FIELDS}
