@@ -56,9 +56,7 @@ def _parse_json(raw: bytes) -> Any:
     # just out of any field's range: the field that reads one says so (422), an unknown field
     # is ignored. Integers too long for int() to read at all become infinities, as 1e400 does.
     try:
-        value = json.loads(
-            raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_integer
-        )
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_integer)
     except (ValueError, TypeError, RecursionError):
         raise Problem(400, "The body is not valid JSON") from None
     # Lone surrogates (from \ud800 escapes): PostgreSQL could not store them.
