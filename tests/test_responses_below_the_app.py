@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import TEST_SECRET
+from tests.test_slow_clients import read_all
 from todo_api.testing import TODO_API, Server
 
 HOST = b"Host: x\r\n"
@@ -41,16 +42,11 @@ def server(database_url: str) -> Iterator[Server]:
 
 
 def exchange(port: int, raw: bytes) -> bytes:
-    """Send `raw`, then read until the server closes the connection (or 15 s pass)."""
+    """Send `raw`, then read until the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.settimeout(15)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             s.sendall(raw)
-        data = b""
-        with contextlib.suppress(TimeoutError, ConnectionResetError):
-            while chunk := s.recv(65536):
-                data += chunk
-    return data
+        return read_all(s, timeout=15)
 
 
 def check(answer: bytes, status: int, offered: str | None = None) -> None:
