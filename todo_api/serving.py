@@ -165,9 +165,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._refused:
             super().on_message_complete()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._turned_away:
-            return
+    def _release_address(self) -> None:
+        """The connection no longer counts against its address (once)."""
         if self._address is not None:
             left = self.connections_by_address[self._address] - 1
             if left:
@@ -175,6 +174,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 del self.connections_by_address[self._address]
             self._address = None
+
+    def handle_websocket_upgrade(self) -> None:
+        # Another protocol takes the connection over: this one never hears of its end.
+        self._release_address()
+        self._disarm_head_timer()
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._turned_away:
+            return
+        self._release_address()
         self._disarm_head_timer()
         super().connection_lost(exc)
 
