@@ -33,6 +33,7 @@ from todo_api.middleware.cors import (
     PREFLIGHT_MAX_AGE,
     ProblemCORSMiddleware,
 )
+from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
 from todo_api.routes import auth, docs, health, sync, tasks
@@ -105,7 +106,13 @@ def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
         return None
     from todo_api.auth.issuer import TrustedIssuer
 
-    return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
+    return TrustedIssuer(
+        settings.auth_jwks_url,
+        settings.auth_issuer,
+        settings.auth_audience,
+        fetch_timeout=settings.auth_jwks_timeout_seconds,
+        refresh_interval=settings.auth_jwks_refresh_seconds,
+    )
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -153,6 +160,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app = Starlette(
         routes=routes(settings),
         middleware=[
+            Middleware(AllowedHostsMiddleware, allowed_hosts=list(settings.allowed_hosts)),
             Middleware(
                 ProblemCORSMiddleware,
                 allow_origins=list(settings.cors_origins),
@@ -184,5 +192,5 @@ def app_from_environment() -> ASGIApp:
     worker process starts afresh, so it sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    configure_protocol(settings.header_timeout_seconds)
+    configure_protocol(settings.header_timeout_seconds, settings.max_connections_per_address)
     return create_app(settings)

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    # The key set's whole-download limit, and how often it is fetched again (auth/issuer.py).
+    auth_jwks_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    auth_jwks_refresh_seconds: float = Field(default=600.0, gt=0, le=30 * 86400)
+    # The base of every absolute URL the service builds (unset: the request's own, from one
+    # of allowed_hosts, whose other hosts get 400; "*" allows any).
+    public_url: str | None = None
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ("*",)
     sync_history_days: int = Field(default=30, ge=1, le=3650)
     metrics: bool = True
     # Where the workers' metrics files go (emptied at start); unset: a private temporary folder.
@@ -90,6 +97,7 @@ class Settings(BaseSettings):
     bcrypt_wait_seconds: Seconds = 5.0  # how long a login waits for a hashing slot before 429
     # Slow and hostile clients (todo_api/serving.py, README "Limits"):
     limit_concurrency: int = Field(default=1000, ge=1, le=1_000_000)  # connections at once
+    max_connections_per_address: int = Field(default=100, ge=1, le=1_000_000)  # of one client
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600)  # an idle connection's life
     header_timeout_seconds: Seconds = 10.0  # for a request's line and headers to arrive
     body_timeout_seconds: Seconds = 30.0  # for its body to arrive
@@ -115,6 +123,30 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+            if not value:
+                raise ValueError("must name at least one host, or *")
+            for host in value:  # Starlette's TrustedHostMiddleware takes only these wildcards
+                if host != "*" and ("*" in host[1:] or (host[0] == "*" and host[1] != ".")):
+                    raise ValueError(f"{host!r}: a wildcard is only *.example.com (or * alone)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL, such as https://api.example.com")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must have no query, fragment or credentials")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
+from todo_api import urls
 from todo_api.auth.backend import require_user
 from todo_api.caller import Caller
 from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
@@ -140,7 +141,7 @@ async def create_task(request: Request) -> Response:
         )
         if row is None:
             await _not_found(db, caller, None)
-        location = f"/api/{caller.user_id}/tasks/{row['id']}"
+        location = urls.path("api", caller.user_id, "tasks", row["id"])
         return _task_response(row, 201, {"Location": location})
 
     return await idempotent(request, services(request).db, caller, create)
@@ -201,7 +202,7 @@ async def list_tasks(request: Request) -> Response:
         last = page.rows[-1]
         key = tasks.cursor_key(params.sort, last)
         cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
-        headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
+        headers["Link"] = f'<{urls.this_request(request, cursor=cursor)}>; rel="next"'
     response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
     etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
     if none_match(request.headers.get("if-none-match"), etag):
