@@ -106,6 +106,14 @@ def _if_match(request: Request) -> list[int] | None:
     return if_match_versions(request.headers.get("if-match"))
 
 
+def _list_refused(where: str, list_id: int | None) -> Problem:
+    """422: `list_id` (in the body's `list_id` or the query's `list`) is not one of the
+    caller's lists (another user's is not one either)."""
+    name = "list" if where == "query" else "list_id"
+    error = {"loc": [where, name], "msg": "Not one of this user's lists", "type": "unknown_list"}
+    return Problem(422, f"Invalid request {where}: no list {list_id}", errors=[error])
+
+
 def _task_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
@@ -128,16 +136,20 @@ async def create_task(request: Request) -> Response:
     body = validated(TaskCreate, await json_object(request))
 
     async def create(db: Runner) -> Response:
-        row = await tasks.insert_task(
-            db,
-            caller,
-            body.title,
-            body.description,
-            body.completed,
-            body.due_date,
-            body.priority,
-            body.tags,
-        )
+        try:
+            row = await tasks.insert_task(
+                db,
+                caller,
+                body.title,
+                body.description,
+                body.completed,
+                body.due_date,
+                body.priority,
+                body.tags,
+                list_id=body.list_id,
+            )
+        except tasks.ListNotFound:
+            raise _list_refused("body", body.list_id) from None
         if row is None:
             await _not_found(db, caller, None)
         location = f"/api/{caller.user_id}/tasks/{row['id']}"
@@ -185,6 +197,7 @@ async def list_tasks(request: Request) -> Response:
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
     filters = tasks.Filters(
         completed=params.completed,
+        list_id=params.list_id,
         search=params.q,
         tags=params.tag,
         priorities=params.priority,
@@ -196,6 +209,8 @@ async def list_tasks(request: Request) -> Response:
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
     page = await tasks.list_tasks(svc.db, caller, filters, request_page)
     refuse_user(page.owner)
+    if not page.list_known:
+        raise _list_refused("query", params.list_id)
     headers = {"X-Total-Count": str(page.total)}
     if page.has_more:
         last = page.rows[-1]
@@ -236,7 +251,7 @@ async def get_task(request: Request) -> Response:
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed, due_date, priority, tags",
+    summary="Change any of title, description, completed, due_date, priority, tags, list_id",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
@@ -251,7 +266,10 @@ async def update_task(request: Request) -> Response:
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
     if_match = _if_match(request)
-    row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+    try:
+        row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+    except tasks.ListNotFound:
+        raise _list_refused("body", body.list_id) from None
     if row is None:
         await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
@@ -302,7 +320,7 @@ async def delete_task(request: Request) -> Response:
 
 @operation(
     operation_id="moveTask",
-    summary="Put a task right after another of the user's tasks, or on top",
+    summary="Put a task right after another task of its list (or of list_id), or on top",
     tag="tasks",
     body=TaskMove,
     replies=(
@@ -318,10 +336,14 @@ async def move_task(request: Request) -> Response:
     db = services(request).db
     if_match = _if_match(request)
     try:
-        row = await tasks.move_task(db, caller, task_id, body.after, if_match=if_match)
+        row = await tasks.move_task(
+            db, caller, task_id, body.after, list_id=body.list_id, if_match=if_match
+        )
+    except tasks.ListNotFound:
+        raise _list_refused("body", body.list_id) from None
     except tasks.MoveRefused:
         detail = f"Task {task_id} cannot be moved after task {body.after}"
-        msg = "Not another task of this user's"
+        msg = "Not another task of this user's in that list"
         error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
         raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
     if row is None:

@@ -1,0 +1,13 @@
+-- Rename one of the caller's lists (with If-Match: only at one of those versions). version and
+-- updated_at move only when the name changes (trigger lists_10_version). A name another of
+-- their lists has (case-insensitively) raises unique_violation (lists_user_name_key). No row
+-- when there is no such list, the version does not match, or the caller may not act.
+WITH changed AS (
+    UPDATE lists AS t SET name = :name
+    WHERE t.id = :list_id AND t.user_id = :user_id AND {{if_match}}
+      AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
+    RETURNING t.*
+)
+SELECT l.id, l.name, l.is_default, l.position, l.version, n.task_count, n.pending_count,
+       l.created_at, l.updated_at
+FROM changed AS l CROSS JOIN LATERAL list_counts(l.user_id, l.id) AS n
