@@ -153,35 +153,35 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 
--- The new position of task `moved` of user `owner` when moved into list `into` right after task
+-- The new position of task `moved` of user `owner` when moved into list `target` right after task
 -- `after_task` (NULL: to the top of that list). VOLATILE, so its queries take a fresh snapshot
--- after the caller's statement locked the user's row (migration 0003 says why). `into` naming
+-- after the caller's statement locked the user's row (migration 0003 says why). `target` naming
 -- no list of the owner's raises foreign_key_violation; `after_task` naming the task itself or no
 -- task of that list raises no_data_found.
 DROP FUNCTION task_move_position(text, bigint, bigint);
-CREATE FUNCTION task_move_position(owner text, moved bigint, into bigint, after_task bigint)
+CREATE FUNCTION task_move_position(owner text, moved bigint, target bigint, after_task bigint)
 RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     lo text COLLATE "C";
     hi text COLLATE "C";
     mine text COLLATE "C";
 BEGIN
-    PERFORM 1 FROM lists WHERE id = into AND user_id = owner;
+    PERFORM 1 FROM lists WHERE id = target AND user_id = owner;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'list % is not one of the user''s', into
+        RAISE EXCEPTION 'list % is not one of the user''s', target
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'tasks_list_fkey';
     END IF;
-    SELECT position INTO mine FROM tasks WHERE id = moved AND user_id = owner AND list_id = into;
+    SELECT position INTO mine FROM tasks WHERE id = moved AND user_id = owner AND list_id = target;
     IF after_task IS NOT NULL THEN
         SELECT position INTO lo FROM tasks
-        WHERE id = after_task AND user_id = owner AND list_id = into AND id <> moved;
+        WHERE id = after_task AND user_id = owner AND list_id = target AND id <> moved;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'task % cannot be moved after task %', moved, after_task
                 USING ERRCODE = 'no_data_found';
         END IF;
     END IF;
     SELECT min(position) INTO hi FROM tasks
-    WHERE user_id = owner AND list_id = into AND id <> moved AND (lo IS NULL OR position > lo);
+    WHERE user_id = owner AND list_id = target AND id <> moved AND (lo IS NULL OR position > lo);
     RETURN position_in_gap(mine, lo, hi);
 END;
 $$;
