@@ -178,3 +178,15 @@ async def test_an_unreachable_key_set_refuses_issuer_tokens_and_serves_ours(
         assert_problem(await client.get("/api/auth/me", headers=bearer(token(sub=subject()))), 401)
         local = await register(client)
         assert (await client.get("/api/auth/me", headers=local.headers)).status_code == 200
+
+
+async def test_an_account_made_by_an_issuers_first_token_has_its_inbox(
+    client: httpx.AsyncClient,
+) -> None:
+    sub = subject()
+    headers = bearer(token("ed", sub=sub))
+    lists = await client.get(f"/api/{sub}/lists", headers=headers)
+    assert lists.status_code == 200, lists.text
+    assert [(lst["name"], lst["is_default"]) for lst in lists.json()] == [("Inbox", True)]
+    created = await client.post(f"/api/{sub}/tasks", json={"title": "t"}, headers=headers)
+    assert created.json()["list_id"] == lists.json()[0]["id"]
