@@ -10,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
+from tests.test_lists import LIST_KEYS
 from todo_api.app import routes
 from todo_api.settings import Settings
 
@@ -185,17 +186,7 @@ async def test_task_fields_are_documented_with_their_rules(document: dict[str, A
 async def test_list_shapes_are_documented(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     shown = schemas["ListOut"]
-    assert set(shown["required"]) == {
-        "id",
-        "name",
-        "is_default",
-        "position",
-        "version",
-        "task_count",
-        "pending_count",
-        "created_at",
-        "updated_at",
-    }
+    assert set(shown["required"]) == LIST_KEYS
     for body in ("ListCreate", "ListRename"):
         name = schemas[body]["properties"]["name"]
         assert schemas[body]["required"] == ["name"] and "pattern" in name

@@ -5,6 +5,7 @@ list of another user's is simply not found."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
@@ -17,8 +18,7 @@ from todo_api.db.users import UserStatus, status_of
 LISTS_ALL = query("lists_all")
 LIST_GET = query("list_get")
 LIST_INSERT = query("list_insert")
-LIST_UPDATE = query("list_update")
-LIST_MOVE = query("list_move")
+LIST_CHANGE = query("list_change")
 LIST_DELETE = query("list_delete")
 
 # What migration 0007's trigger lists_05_position allows a user.
@@ -63,35 +63,38 @@ async def insert_list(db: Runner, caller: Caller, name: str) -> asyncpg.Record |
         raise TooManyLists from None
 
 
-async def rename_list(
-    db: Runner, caller: Caller, list_id: int, name: str, *, if_match: Sequence[int] | None = None
+@dataclass(frozen=True)
+class Move:
+    """Where a list goes: right after list `after_id` (None: first)."""
+
+    after_id: int | None
+
+
+async def change_list(
+    db: Runner,
+    caller: Caller,
+    list_id: int,
+    *,
+    name: str | None = None,
+    move: Move | None = None,
+    if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """The renamed list; None when there is no such list of the caller's (or If-Match named
-    none of its versions, or the caller may not act)."""
-    statement = LIST_UPDATE(
-        **caller.params, list_id=list_id, name=name, if_match=_versions(if_match)
+    """Rename the list (`name`) or move it; the changed list, or None when there is no such
+    list of the caller's (or If-Match named none of its versions, or the caller may not act).
+    NameTaken when another of their lists has the name; MoveRefused when `move.after_id` is the
+    list itself or not the caller's."""
+    statement = LIST_CHANGE(
+        **caller.params,
+        list_id=list_id,
+        name=name,
+        move=move is not None,
+        after_id=None if move is None else move.after_id,
+        if_match=_versions(if_match),
     )
     try:
         return await db.fetchrow(*statement, retry=if_match is None)
     except asyncpg.UniqueViolationError:
         raise NameTaken from None
-
-
-async def move_list(
-    db: Runner,
-    caller: Caller,
-    list_id: int,
-    after_id: int | None,
-    *,
-    if_match: Sequence[int] | None = None,
-) -> asyncpg.Record | None:
-    """Put the list right after list `after_id` (None: first). None as for rename_list;
-    MoveRefused when `after_id` is the list itself or not the caller's."""
-    statement = LIST_MOVE(
-        **caller.params, list_id=list_id, after_id=after_id, if_match=_versions(if_match)
-    )
-    try:
-        return await db.fetchrow(*statement, retry=if_match is None)
     except asyncpg.NoDataFoundError:
         raise MoveRefused from None
 

@@ -10,13 +10,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo_api.caller import Caller
-from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
+from todo_api.conditional import (
+    if_match_versions,
+    not_modified,
+    task_etag,
+    versioned,
+    with_weak_etag,
+)
 from todo_api.db import lists, users
 from todo_api.db.pool import Runner
 from todo_api.dispatch import by_method
 from todo_api.models.lists import ListCreate, ListMove, ListOut, ListRename, list_json
 from todo_api.openapi import Reply, operation
-from todo_api.payloads import JSONResponse, json_object, validated
+from todo_api.payloads import json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
 from todo_api.routes.tasks import MAX_TASK_ID, owner_of
@@ -70,8 +76,7 @@ def _list_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """One list, with its ETag."""
-    headers = {**(headers or {}), "ETag": task_etag(row["version"])}
-    return JSONResponse(list_json(row), status_code=status_code, headers=headers)
+    return versioned(list_json(row), row["version"], status_code, headers)
 
 
 @operation(
@@ -89,12 +94,7 @@ async def list_lists(request: Request) -> Response:
     caller = owner_of(request)
     owner, rows = await lists.all_lists(services(request).db, caller)
     refuse_user(owner)
-    response = JSONResponse([list_json(row) for row in rows])
-    etag = list_etag([bytes(response.body)])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return response
+    return with_weak_etag(request, [list_json(row) for row in rows])
 
 
 @operation(
@@ -141,10 +141,7 @@ async def get_list(request: Request) -> Response:
     row = await lists.get_list(db, caller, list_id)
     if row is None:
         await _not_found(db, caller, list_id)
-    etag = task_etag(row["version"])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _list_response(row)
+    return not_modified(request, task_etag(row["version"])) or _list_response(row)
 
 
 @operation(
@@ -163,7 +160,7 @@ async def rename_list(request: Request) -> Response:
     db = services(request).db
     if_match = if_match_versions(request.headers.get("if-match"))
     try:
-        row = await lists.rename_list(db, caller, list_id, body.name, if_match=if_match)
+        row = await lists.change_list(db, caller, list_id, name=body.name, if_match=if_match)
     except lists.NameTaken:
         raise _name_taken(body.name) from None
     if row is None:
@@ -207,7 +204,8 @@ async def move_list(request: Request) -> Response:
     db = services(request).db
     if_match = if_match_versions(request.headers.get("if-match"))
     try:
-        row = await lists.move_list(db, caller, list_id, body.after, if_match=if_match)
+        move = lists.Move(body.after)
+        row = await lists.change_list(db, caller, list_id, move=move, if_match=if_match)
     except lists.MoveRefused:
         detail = f"List {list_id} cannot be moved after list {body.after}"
         error = {

@@ -13,7 +13,13 @@ from starlette.responses import Response
 
 from todo_api.auth.backend import require_user
 from todo_api.caller import Caller
-from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
+from todo_api.conditional import (
+    if_match_versions,
+    not_modified,
+    task_etag,
+    versioned,
+    with_weak_etag,
+)
 from todo_api.cursors import InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Runner
@@ -118,8 +124,7 @@ def _task_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """One task, with its ETag."""
-    headers = {**(headers or {}), "ETag": task_etag(row["version"])}
-    return JSONResponse(task_json(row), status_code=status_code, headers=headers)
+    return versioned(task_json(row), row["version"], status_code, headers)
 
 
 @operation(
@@ -217,12 +222,7 @@ async def list_tasks(request: Request) -> Response:
         key = tasks.cursor_key(params.sort, last)
         cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
         headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
-    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
-    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return response
+    return with_weak_etag(request, [task_json(row) for row in page.rows], headers)
 
 
 @operation(
@@ -243,10 +243,7 @@ async def get_task(request: Request) -> Response:
     row = await tasks.get_task(db, caller, task_id)
     if row is None:
         await _not_found(db, caller, task_id)
-    etag = task_etag(row["version"])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _task_response(row)
+    return not_modified(request, task_etag(row["version"])) or _task_response(row)
 
 
 @operation(
