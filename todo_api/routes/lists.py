@@ -3,7 +3,6 @@ SQL then touches only that user's lists, so another user's list is simply not fo
 
 from __future__ import annotations
 
-import re
 from typing import Any, NoReturn
 
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from todo_api.conditional import (
     versioned,
     with_weak_etag,
 )
-from todo_api.db import lists, users
+from todo_api.db import lists
 from todo_api.db.pool import Runner
 from todo_api.dispatch import by_method
 from todo_api.models.lists import ListCreate, ListMove, ListOut, ListRename, list_json
@@ -25,10 +24,9 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
-from todo_api.routes.tasks import MAX_TASK_ID, owner_of
+from todo_api.routes.tasks import not_found, owner_of, path_id
 from todo_api.services import services
 
-_LIST_ID = re.compile(r"[1-9][0-9]{0,18}")
 # A created list's id, for the document's links (create, then get, rename, move, delete).
 LIST_LINK = {"user_id": "$request.path.user_id", "list_id": "$response.body#/id"}
 LIST_LINKS = {
@@ -38,16 +36,11 @@ LIST_LINKS = {
 
 
 def _list_id(request: Request) -> int:
-    raw: str = request.path_params["list_id"]
-    if _LIST_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
-        return int(raw)
-    raise Problem(404, f"List {raw} not found")
+    return path_id(request, "list_id", "List")
 
 
 async def _not_found(db: Runner, caller: Caller, list_id: int | None) -> NoReturn:
-    """No row came back: say why, the caller's status first."""
-    refuse_user(await users.user_status(db, caller))
-    raise Problem(404, f"List {list_id} not found")
+    await not_found(db, caller, "List", list_id)
 
 
 async def _not_written(

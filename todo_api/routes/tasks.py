@@ -70,7 +70,7 @@ class TaskIdConvertor(Convertor[str]):
 
 
 register_url_convertor("task_id", TaskIdConvertor())
-_TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
+_ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 def owner_of(request: Request) -> Caller:
@@ -81,17 +81,27 @@ def owner_of(request: Request) -> Caller:
     return caller
 
 
-def _task_id(request: Request) -> int:
-    raw: str = request.path_params["task_id"]
-    if _TASK_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
+def path_id(request: Request, parameter: str, noun: str) -> int:
+    """The row id in the path (a task's, a list's): anything but a positive 64-bit integer is
+    404, as for a row that does not exist."""
+    raw: str = request.path_params[parameter]
+    if _ROW_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
         return int(raw)
-    raise Problem(404, f"Task {raw} not found")
+    raise Problem(404, f"{noun} {raw} not found")
+
+
+def _task_id(request: Request) -> int:
+    return path_id(request, "task_id", "Task")
+
+
+async def not_found(db: Runner, caller: Caller, noun: str, row_id: int | None) -> NoReturn:
+    """No row came back: say why, the caller's status first; else 404."""
+    refuse_user(await users.user_status(db, caller))
+    raise Problem(404, f"{noun} {row_id} not found")
 
 
 async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
-    """No row came back: say why, the caller's status first."""
-    refuse_user(await users.user_status(db, caller))
-    raise Problem(404, f"Task {task_id} not found")
+    await not_found(db, caller, "Task", task_id)
 
 
 async def _not_written(
