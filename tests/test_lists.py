@@ -640,3 +640,20 @@ async def test_an_account_made_now_has_exactly_one_default_list(
         await db.execute(
             "INSERT INTO lists (user_id, name, is_default) VALUES ($1, 'Second', true)", user.id
         )
+
+
+async def test_a_change_of_list_reaches_the_change_feed(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    work = await create_list(client, user, "Work")
+    task = await create_task(client, user)
+    since = (await client.get(f"{user.tasks}/changes", headers=user.headers)).json()["next"]
+    await client.post(
+        f"{user.tasks}/{task['id']}/move",
+        json={"after": None, "list_id": work["id"]},
+        headers=user.headers,
+    )
+    r = await client.get(f"{user.tasks}/changes", params={"since": since}, headers=user.headers)
+    (change,) = r.json()["changes"]
+    assert change["id"] == task["id"] and change["list_id"] == work["id"]
+    assert change["version"] == task["version"] + 1
