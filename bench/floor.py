@@ -87,6 +87,7 @@ async def tasks(request: Request) -> Response:
         tags=q.getlist("tag"),
         overdue=overdue,
         today=today,
+        list_id=int(q["list"]) if "list" in q else None,
     )
     caller = Caller(user_id, session_for(user_id))
     records = await pool.fetch(*page_statement(caller, filters, PageRequest(sort, order, limit)))
