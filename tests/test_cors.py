@@ -109,3 +109,20 @@ async def test_the_list_routes_follow_the_platform_rules(
         h.strip().lower() for h in listed.headers["access-control-expose-headers"].split(",")
     }
     assert {"etag", "location", "x-request-id"} <= exposed
+
+
+async def test_round_three_headers_are_allowed_and_the_mcp_session_is_exposed(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """The CORS rule for the new routes: Last-Event-ID (a reconnecting EventSource) and MCP's
+    Mcp-Protocol-Version and Mcp-Session-Id may be sent; Mcp-Session-Id may be read."""
+    asked = "authorization,last-event-id,mcp-protocol-version,mcp-session-id"
+    r = await client.options(f"/api/{user.id}/lists", headers=preflight(FRONTEND, "GET", asked))
+    assert r.status_code == 200, r.text
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert {"last-event-id", "mcp-protocol-version", "mcp-session-id"} <= allowed
+    listed = await client.get(f"/api/{user.id}/lists", headers={**user.headers, "Origin": FRONTEND})
+    exposed = {
+        h.strip().lower() for h in listed.headers["access-control-expose-headers"].split(",")
+    }
+    assert "mcp-session-id" in exposed
