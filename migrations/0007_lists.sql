@@ -114,7 +114,8 @@ BEGIN
 END;
 $$;
 DROP TRIGGER tasks_05_position ON tasks;
-CREATE TRIGGER tasks_05_position BEFORE INSERT OR UPDATE ON tasks
+-- (On an update only when the statement sets position: a toggle or a title edit pays nothing.)
+CREATE TRIGGER tasks_05_position BEFORE INSERT OR UPDATE OF position ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_top_position();
 
 -- A change of list is a change of value (even when the new position equals the old one).
