@@ -291,3 +291,15 @@ async def test_a_jku_header_is_never_followed(
         assert await db.fetchval("SELECT count(*) FROM users WHERE id = $1", sub) == 0
     finally:
         attacker.stop()
+
+
+async def test_an_account_made_by_an_issuers_first_token_has_its_inbox(
+    client: httpx.AsyncClient,
+) -> None:
+    sub = subject()
+    headers = bearer(token("ed", sub=sub))
+    lists = await client.get(f"/api/{sub}/lists", headers=headers)
+    assert lists.status_code == 200, lists.text
+    assert [(lst["name"], lst["is_default"]) for lst in lists.json()] == [("Inbox", True)]
+    created = await client.post(f"/api/{sub}/tasks", json={"title": "t"}, headers=headers)
+    assert created.json()["list_id"] == lists.json()[0]["id"]
