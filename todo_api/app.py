@@ -35,12 +35,13 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
-from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.routes import auth, docs, health, sync, tasks, webhooks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 from todo_api.sync_tokens import SyncTokens
+from todo_api.webhook_worker import Resolve, WebhookWorker, system_resolve
 
 if TYPE_CHECKING:
     from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
@@ -60,6 +61,14 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    method_route("/api/{user_id}/webhooks", webhooks.webhook_collection),
+    method_route("/api/{user_id}/webhooks/{webhook_id}", webhooks.webhook_item),
+    Route("/api/{user_id}/webhooks/{webhook_id}/secret", webhooks.rotate_secret, methods=["POST"]),
+    Route(
+        "/api/{user_id}/webhooks/{webhook_id}/deliveries",
+        webhooks.list_deliveries,
+        methods=["GET"],
+    ),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
@@ -108,8 +117,9 @@ def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
     return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
 
 
-def create_app(settings: Settings) -> ASGIApp:
-    """The ASGI app for these settings; `settings.database_url` must be set."""
+def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGIApp:
+    """The ASGI app for these settings; `settings.database_url` must be set. `resolve`: how
+    webhook deliveries resolve names (tests give a resolver whose answers they choose)."""
     if settings.database_url is None:
         raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
     database_url = settings.database_url
@@ -137,6 +147,9 @@ def create_app(settings: Settings) -> ASGIApp:
         publishing = (
             metrics.publishing(db, hasher) if settings.metrics else contextlib.nullcontext()
         )
+        # Every process sends webhook deliveries; claims in PostgreSQL keep them apart.
+        deliveries = WebhookWorker(db, settings, resolve=resolve)
+        deliveries.start()
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
@@ -144,6 +157,7 @@ def create_app(settings: Settings) -> ASGIApp:
             async with publishing:
                 yield
         finally:
+            await deliveries.stop()
             access_log.flush()
             hasher.close()
             if issuer is not None:

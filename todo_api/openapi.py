@@ -81,7 +81,10 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
         "is wrong; or the route needs a session and the token (a trusted issuer's) has none.",
         (),
     ),
-    404: ("No such task (or session) of this user's: another user's is not found either.", ()),
+    404: (
+        "No such task (or session, or webhook) of this user's: another user's is not found either.",
+        (),
+    ),
     409: (
         "The email or username is already taken; or a request with this Idempotency-Key is "
         "still running.",
