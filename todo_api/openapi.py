@@ -229,6 +229,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "schema": {"type": "string", "minLength": 1},
             }
         )
+    if "{webhook_id}" in path:
+        params.append(
+            {
+                "name": "webhook_id",
+                "in": "path",
+                "required": True,
+                "description": "A webhook id; anything but a positive 64-bit integer is 404.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            }
+        )
     if query is not None:
         schema = query.model_json_schema()
         for name, prop in schema["properties"].items():
