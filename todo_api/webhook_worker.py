@@ -205,12 +205,15 @@ class WebhookWorker:
     async def _run(self) -> None:
         next_purge = time.monotonic()
         while True:
+            # Claim in batches: once half the attempts at once are free, not one by one.
+            while len(self._attempts) > CONCURRENCY // 2:
+                await asyncio.wait(set(self._attempts), return_when=asyncio.FIRST_COMPLETED)
+            room = CONCURRENCY - len(self._attempts)
             try:
                 if time.monotonic() >= next_purge:
                     await webhooks.purge_deliveries(self._db, KEEP_DAYS, PURGE_BATCH)
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-                room = CONCURRENCY - len(self._attempts)
-                claimed = await self._claim_some(room) if room > 0 else []
+                claimed = await self._claim_some(room)
             except DatabaseUnavailable as exc:
                 log.warning("webhook deliveries wait for the database (%s)", exc)
                 claimed = []
@@ -221,11 +224,7 @@ class WebhookWorker:
                 task = asyncio.create_task(self._attempt(delivery))
                 self._attempts.add(task)
                 task.add_done_callback(self._attempts.discard)
-            if room > 0 and len(claimed) == room:
-                continue  # more may be due
-            if room <= 0:
-                await asyncio.wait(set(self._attempts), return_when=asyncio.FIRST_COMPLETED)
-            else:
+            if len(claimed) < room:  # nothing more is due now
                 await asyncio.sleep(self._poll_seconds)
 
     async def _claim_some(self, room: int) -> list[asyncpg.Record]:

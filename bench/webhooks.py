@@ -1,0 +1,121 @@
+"""Webhook deliveries per second to a loopback receiver: `python -m bench.webhooks`.
+
+A throwaway database (BENCH_DATABASE_URL's or TEST_DATABASE_URL's server, else an embedded
+one), `todo-api serve` with webhooks allowed to reach loopback over http, and a receiver (a
+minimal ASGI app under uvicorn, answering 204) in a process of its own. One user with one
+webhook; then N tasks are inserted in one statement, so N task.created deliveries enter the
+outbox in one commit, and the run times how long the server's workers take to deliver them
+all (each a signed POST, its outcome recorded in PostgreSQL). Prints deliveries per second and
+the lag from commit to delivery (p50, p99)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.processes import app_command, serving
+from todo_api.db.migrations import apply_migrations
+from todo_api.testing import TEST_SECRET, fresh_database, throwaway_server
+
+
+async def receiver_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The receiver: reads the body, answers 204."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def receiver_command() -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "bench.webhooks:receiver_app", "--host", "127.0.0.1",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def run(database_url: str, deliveries: int, workers: int) -> dict[str, float]:
+    env = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "LOG_LEVEL": "warning",
+    }
+    with (
+        serving(receiver_command(), {}) as receiver,
+        serving(app_command(workers), env) as server,
+    ):
+        body = {"email": "bench@example.com", "password": "correct horse"}
+        login = httpx.post(f"{server.base}/api/auth/register", json=body).json()
+        user_id = login["user"]["id"]
+        hook = {"url": f"{receiver.base}/hook", "events": ["task.created"]}
+        headers = {"Authorization": f"Bearer {login['access_token']}"}
+        r = httpx.post(f"{server.base}/api/{user_id}/webhooks", json=hook, headers=headers)
+        r.raise_for_status()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            started = time.monotonic()
+            conn.execute(
+                "INSERT INTO tasks (user_id, title)"
+                " SELECT %s, 'bench ' || i FROM generate_series(1, %s) AS i",
+                (user_id, deliveries),
+            )
+            while True:
+                row = conn.execute(
+                    "SELECT count(*) FILTER (WHERE status = 'pending'),"
+                    " count(*) FILTER (WHERE status = 'failed') FROM webhook_deliveries"
+                ).fetchone()
+                assert row is not None
+                if row[0] == 0:
+                    break
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            assert row[1] == 0, f"{row[1]} deliveries failed"
+            lags = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT extract(epoch FROM delivered_at - created_at)::float8"
+                    " FROM webhook_deliveries ORDER BY 1"
+                ).fetchall()
+            ]
+    return {
+        "deliveries": deliveries,
+        "workers": workers,
+        "seconds": round(elapsed, 2),
+        "per_second": round(deliveries / elapsed, 1),
+        "lag_p50_s": round(statistics.median(lags), 2),
+        "lag_p99_s": round(lags[int(len(lags) * 0.99) - 1], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
+    args = parser.parse_args()
+    configured = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-webhooks-") as folder,
+        throwaway_server(configured, Path(folder)) as server_url,
+    ):
+        for workers in (int(w) for w in args.workers.split(",")):
+            with fresh_database(server_url, prefix="bench_webhooks") as url:
+                apply_migrations(url)
+                print(run(url, args.deliveries, workers), flush=True)
+
+
+if __name__ == "__main__":
+    main()
