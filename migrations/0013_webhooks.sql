@@ -69,23 +69,34 @@ LANGUAGE sql AS $$
     SELECT count(*)::integer FROM added
 $$;
 
+-- Whether any of these users has an active webhook: what a task statement asks before it
+-- builds any event (one index probe for a user).
+CREATE FUNCTION webhooks_active_for(p_user_ids text[]) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM webhooks AS w WHERE w.user_id = ANY (p_user_ids) AND w.active)
+$$;
+
 -- The task events, per statement (transition tables, as the counts of migration 0006): a
 -- statement whose users have no active webhook costs one index probe and writes nothing.
 -- A change of value (version moved) is task.completed when completed went false -> true or a
 -- recurring task's occurrence went up (read through to_jsonb, so this holds before and after
 -- the recurrence columns exist), task.updated otherwise.
-CREATE FUNCTION tasks_webhook_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tasks_webhook_events() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    affected text[];
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows AS r JOIN webhooks AS w ON w.user_id = r.user_id AND w.active) THEN
+    IF TG_OP = 'DELETE' THEN
+        affected := ARRAY(SELECT DISTINCT r.user_id FROM old_rows AS r);
+    ELSE
+        affected := ARRAY(SELECT DISTINCT r.user_id FROM new_rows AS r);
+    END IF;
+    IF NOT webhooks_active_for(affected) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
         PERFORM webhook_enqueue(r.user_id, 'task.created', jsonb_build_object('task', to_jsonb(r)))
         FROM new_rows AS r;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-CREATE FUNCTION tasks_webhook_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows AS r JOIN webhooks AS w ON w.user_id = r.user_id AND w.active) THEN
+    ELSIF TG_OP = 'UPDATE' THEN
         PERFORM webhook_enqueue(
             n.user_id,
             CASE WHEN (n.completed AND NOT o.completed)
@@ -94,13 +105,7 @@ BEGIN
             jsonb_build_object('task', to_jsonb(n)))
         FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
         WHERE n.version <> o.version;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-CREATE FUNCTION tasks_webhook_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM old_rows AS r JOIN webhooks AS w ON w.user_id = r.user_id AND w.active) THEN
+    ELSE
         PERFORM webhook_enqueue(
             r.user_id, 'task.deleted', jsonb_build_object('task', to_jsonb(r), 'deleted_at', now()))
         FROM old_rows AS r;
@@ -110,10 +115,10 @@ END;
 $$;
 CREATE TRIGGER tasks_50_webhook_inserted AFTER INSERT ON tasks
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_inserted();
+    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_events();
 CREATE TRIGGER tasks_51_webhook_updated AFTER UPDATE ON tasks
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_updated();
+    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_events();
 CREATE TRIGGER tasks_52_webhook_deleted AFTER DELETE ON tasks
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_deleted();
+    FOR EACH STATEMENT EXECUTE FUNCTION tasks_webhook_events();

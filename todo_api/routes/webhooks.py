@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from todo_api.caller import Caller
 from todo_api.db import users, webhooks
-from todo_api.db.pool import Runner
+from todo_api.db.pool import Database, Runner
 from todo_api.dispatch import by_method
 from todo_api.models.webhooks import (
     MAX_WEBHOOKS,
@@ -38,6 +38,11 @@ MAX_WEBHOOK_ID = 2**63 - 1
 _WEBHOOK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
+def _target(request: Request) -> tuple[Caller, int, Database]:
+    """The caller (when the path's user is theirs), the path's webhook id, the database."""
+    return owner_of(request), _webhook_id(request), services(request).db
+
+
 def _webhook_id(request: Request) -> int:
     raw: str = request.path_params["webhook_id"]
     if _WEBHOOK_ID.fullmatch(raw) and int(raw) <= MAX_WEBHOOK_ID:
@@ -49,6 +54,15 @@ async def _not_found(db: Runner, caller: Caller, webhook_id: int) -> NoReturn:
     """No row came back: say why, the caller's status first."""
     refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Webhook {webhook_id} not found")
+
+
+async def _webhook_response(
+    db: Runner, caller: Caller, webhook_id: int, row: Any, *, secret: bool = False
+) -> Response:
+    """The webhook a statement returned, or why none came back."""
+    if row is None:
+        await _not_found(db, caller, webhook_id)
+    return JSONResponse(webhook_json(row, secret=secret))
 
 
 def _url_rules(request: Request) -> dict[str, Any]:
@@ -118,13 +132,9 @@ async def list_webhooks(request: Request) -> Response:
     errors=(404, *AUTHORISED),
 )
 async def get_webhook(request: Request) -> Response:
-    caller = owner_of(request)
-    webhook_id = _webhook_id(request)
-    db = services(request).db
+    caller, webhook_id, db = _target(request)
     row = await webhooks.get_webhook(db, caller, webhook_id)
-    if row is None:
-        await _not_found(db, caller, webhook_id)
-    return JSONResponse(webhook_json(row))
+    return await _webhook_response(db, caller, webhook_id, row)
 
 
 @operation(
@@ -136,10 +146,8 @@ async def get_webhook(request: Request) -> Response:
     errors=(400, 404, 413, 415, 422, *AUTHORISED),
 )
 async def update_webhook(request: Request) -> Response:
-    caller = owner_of(request)
-    webhook_id = _webhook_id(request)
+    caller, webhook_id, db = _target(request)
     body = validated(WebhookUpdate, await json_object(request), context=_url_rules(request))
-    db = services(request).db
     row = await webhooks.update_webhook(
         db,
         caller,
@@ -150,9 +158,7 @@ async def update_webhook(request: Request) -> Response:
         description=body.description,
         active=body.active,
     )
-    if row is None:
-        await _not_found(db, caller, webhook_id)
-    return JSONResponse(webhook_json(row))
+    return await _webhook_response(db, caller, webhook_id, row)
 
 
 @operation(
@@ -163,9 +169,7 @@ async def update_webhook(request: Request) -> Response:
     errors=(404, *AUTHORISED),
 )
 async def delete_webhook(request: Request) -> Response:
-    caller = owner_of(request)
-    webhook_id = _webhook_id(request)
-    db = services(request).db
+    caller, webhook_id, db = _target(request)
     if not await webhooks.delete_webhook(db, caller, webhook_id):
         await _not_found(db, caller, webhook_id)
     return Response(status_code=204)
@@ -179,13 +183,9 @@ async def delete_webhook(request: Request) -> Response:
     errors=(404, *AUTHORISED),
 )
 async def rotate_secret(request: Request) -> Response:
-    caller = owner_of(request)
-    webhook_id = _webhook_id(request)
-    db = services(request).db
+    caller, webhook_id, db = _target(request)
     row = await webhooks.rotate_secret(db, caller, webhook_id, new_secret())
-    if row is None:
-        await _not_found(db, caller, webhook_id)
-    return JSONResponse(webhook_json(row, secret=True))
+    return await _webhook_response(db, caller, webhook_id, row, secret=True)
 
 
 @operation(
