@@ -121,3 +121,33 @@ async def test_with_two_workers_each_attempt_is_made_by_one_process(
     assert len({r.id for r in receiver.received}) == 60
     assert len(receiver.received) == 60  # no attempt twice
     assert [r["attempts"] for r in rows] == [1] * 60
+
+
+async def test_a_stopped_process_gives_its_unfinished_deliveries_back_at_once(
+    own_database: str, serve: Callable[..., Server]
+) -> None:
+    held = threading.Event()
+
+    def answer(n: int, path: str) -> Answer:
+        return Answer(hold=held) if n == 0 else Answer(200)
+
+    # A claim would outlive the attempt's limit (60 s) by far; a clean stop does not wait for it.
+    env = server_env(own_database, WEBHOOK_TIMEOUT_SECONDS="60")
+    with receiving(answer=answer) as receiver:
+        first = serve(env)
+        async with httpx.AsyncClient(base_url=first.base, timeout=30) as client:
+            user_id, headers = await signed_up(client)
+            body = {"url": receiver.url(), "events": ["task.created"]}
+            await client.post(f"/api/{user_id}/webhooks", json=body, headers=headers)
+            await client.post(f"/api/{user_id}/tasks", json={"title": "t"}, headers=headers)
+        await receiver.wait_for(1)
+        stopped = time.monotonic()
+        assert first.terminate(timeout=20) == 0, first.output
+        assert time.monotonic() - stopped < 10
+        held.set()
+        second = serve(env)
+        (row,) = await all_settled(own_database, 1, within=20)
+        second.kill()
+    assert row["status"] == "delivered" and row["attempts"] == 1
+    assert [r.id for r in receiver.received] == [row["id"], row["id"]]
+    assert "Traceback" not in first.output
