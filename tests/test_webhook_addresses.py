@@ -23,7 +23,7 @@ from todo_api.app import create_app
 from todo_api.db.migrations import apply_migrations
 from todo_api.settings import Settings, load_settings
 from todo_api.testing import TEST_SETTINGS, fresh_database
-from todo_api.webhook_worker import AddressRefused, CheckedBackend
+from todo_api.webhook_http import AddressRefused, CheckedBackend
 
 pytestmark = pytest.mark.anyio
 PUBLIC = "93.184.216.34"  # an address of the public internet (never really reached here)

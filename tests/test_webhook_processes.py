@@ -31,7 +31,13 @@ def own_database(server_url: str) -> Iterator[str]:
 
 
 def server_env(database_url: str, **more: str) -> dict[str, str]:
-    return {**TEST_SETTINGS, "DATABASE_URL": database_url, "JWT_SECRET": TEST_SECRET, **more}
+    return {
+        **TEST_SETTINGS,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "DB_POOL_MAX": "5",  # per worker: the test server is shared
+        **more,
+    }
 
 
 async def signed_up(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:

@@ -74,6 +74,9 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender went away mid-request (a killed process)
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
                     n = len(receiver.received)

@@ -1,12 +1,26 @@
-"""Which network addresses a webhook may reach: a leaf (it imports nothing of ours), used where a
-url is written (models/webhooks.py: an address written in it) and where one is connected to
-(webhook_worker.py: every address its name resolves to)."""
+"""Which network addresses a webhook may reach, and how a name is resolved: a leaf (it imports
+nothing of ours), used where a url is written (models/webhooks.py: an address written in it)
+and where one is connected to (webhook_http.py: every address its name resolves to)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Final
+
+# A name's addresses: (host, port) -> addresses as text. Tests give their own.
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver gives for a name, in its order, each once."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

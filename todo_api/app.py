@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api import metrics
+from todo_api.addresses import Resolve, system_resolve
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
@@ -41,7 +42,7 @@ from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 from todo_api.sync_tokens import SyncTokens
-from todo_api.webhook_worker import Resolve, WebhookWorker, system_resolve
+from todo_api.webhook_worker import WebhookWorker
 
 if TYPE_CHECKING:
     from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
