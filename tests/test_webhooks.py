@@ -275,6 +275,27 @@ async def test_each_task_event_is_delivered_signed_with_the_task_as_the_api_show
         assert d["next_attempt_at"] is None and d["delivered_at"] is not None
 
 
+async def test_a_reminder_recorded_by_any_transaction_is_delivered_with_its_fires_at(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
+) -> None:
+    # The reminder firing (events) calls webhook_enqueue in its own transaction, so.
+    with receiving() as receiver:
+        webhook = await add_webhook(client, user, receiver.url(), ["reminder"])
+        receiver.secrets = [webhook["secret"]]
+        task = await create_task(client, user, title="call mum")
+        recorded = await db.fetchval(
+            """SELECT webhook_enqueue(t.user_id, 'reminder', jsonb_build_object(
+                   'task', to_jsonb(t), 'fires_at', '2026-12-08T08:15:00Z'))
+               FROM tasks AS t WHERE t.id = $1""",
+            task["id"],
+        )
+        assert recorded == 1
+        (got,) = await receiver.wait_for(1)
+    assert got.verified
+    assert got.json["type"] == "reminder"
+    assert got.json["data"] == {"task": task, "fires_at": "2026-12-08T08:15:00Z"}
+
+
 async def test_the_first_attempt_follows_the_commit_within_five_seconds(
     client: httpx.AsyncClient, user: User
 ) -> None:
