@@ -84,6 +84,8 @@ ROUTES = [
     Route("/docs", docs.docs, methods=["GET"]),
     Mount(docs.ASSETS_PATH, app=docs.assets()),
 ]
+# The webhook worker's own pool: one connection to poll with, one more while it records.
+WORKER_POOL = {"db_pool_min": 0, "db_pool_max": 2}
 METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
 
@@ -148,8 +150,10 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
         publishing = (
             metrics.publishing(db, hasher) if settings.metrics else contextlib.nullcontext()
         )
-        # Every process sends webhook deliveries; claims in PostgreSQL keep them apart.
-        deliveries = WebhookWorker(db, settings, resolve=resolve)
+        # Every process sends webhook deliveries; claims in PostgreSQL keep them apart. The
+        # worker has a pool of its own, so requests never wait behind it for a connection.
+        worker_db = await open_database(settings.model_copy(update=WORKER_POOL), database_url)
+        deliveries = WebhookWorker(worker_db, settings, resolve=resolve)
         deliveries.start()
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
@@ -159,6 +163,7 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
                 yield
         finally:
             await deliveries.stop()
+            await worker_db.pool.close()
             access_log.flush()
             hasher.close()
             if issuer is not None:
