@@ -32,6 +32,13 @@ made for a throwaway account registered just before, and a valid body gets that 
 password. A refresh token is opaque and single-use, so a generated one that the schema allows
 is swapped for a real, unused one. The refusals of wrong ones are pinned in tests/test_accounts.py.
 
+A webhook's url must not name or resolve to a private or loopback address, and plain http:// is
+allowed only by a setting: rules about addresses and settings that no schema can say. A
+generated url the schema allows is swapped for a real https one (under `.invalid`, which never
+resolves, so deliveries fail quietly); the refusals are pinned in tests/test_webhooks.py and
+tests/test_webhook_addresses.py. A user may have at most 10 webhooks: before a create, the
+fuzzing user's webhooks are cleared once they are 9 (the limit's 422 is pinned there too).
+
 Likewise a move's `after` must name another task of the user's, which no schema can say: a
 generated id the schema allows is swapped for a real one (not the moved task); the 422 for
 other ids is pinned in tests/test_planning.py. The same for lists: a task's `list_id` (create,
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import uuid
 from typing import Any
 
@@ -303,8 +311,38 @@ def _real_refresh_token(case: Any, kwargs: dict[str, Any]) -> None:
             body["refresh_token"] = throwaway_account()["refresh_token"]
 
 
+WEBHOOK_URL = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20]+$")
+
+
+def _as_fuzzer(method: str, path: str) -> Any:
+    """A request of the fuzzing user's, under /api/{user_id}; its JSON body, if any."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.request(method, f"{base}/api/{user_id}{path}", headers=headers)
+    return r.json() if r.content else None
+
+
+def _room_for_a_webhook() -> None:
+    found = _as_fuzzer("GET", "/webhooks")
+    if isinstance(found, list) and len(found) >= 9:
+        for webhook in found:
+            _as_fuzzer("DELETE", f"/webhooks/{webhook['id']}")
+
+
+def _real_webhook_url(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        url = body.get("url") if isinstance(body, dict) else None
+        if isinstance(url, str) and len(url) <= 2000 and WEBHOOK_URL.match(url):
+            body["url"] = "https://hooks.invalid/fuzz"
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.path.startswith("/api/{user_id}/webhooks"):
+        _real_webhook_url(case, kwargs)
+        if case.operation.method.upper() == "POST" and case.operation.path.endswith("webhooks"):
+            _room_for_a_webhook()
     if case.operation.path == "/api/auth/password":
         make_valid_passwords_real(case, kwargs)
     if _throwaway_operation(case.operation):

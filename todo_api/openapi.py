@@ -82,7 +82,8 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
         (),
     ),
     404: (
-        "No such task (or list, or session) of this user's: another user's is not found either.",
+        "No such task (or list, session or webhook) of this user's: another user's is not found "
+        "either.",
         (),
     ),
     409: (
@@ -237,6 +238,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "required": True,
                 "description": "A session's id, as GET /api/auth/sessions lists it.",
                 "schema": {"type": "string", "minLength": 1},
+            }
+        )
+    if "{webhook_id}" in path:
+        params.append(
+            {
+                "name": "webhook_id",
+                "in": "path",
+                "required": True,
+                "description": "A webhook id; anything but a positive 64-bit integer is 404.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             }
         )
     if query is not None:

@@ -190,13 +190,19 @@ def _loc_text(loc: Sequence[str | int]) -> str:
     return ".".join(str(part) for part in loc[1:])
 
 
-def validated(model: type[ModelT], data: Mapping[str, Any] | None, where: str = "body") -> ModelT:
-    """`data` as `model`, or a 422 problem listing every broken rule (never the input itself)."""
+def validated(
+    model: type[ModelT],
+    data: Mapping[str, Any] | None,
+    where: str = "body",
+    context: Mapping[str, Any] | None = None,
+) -> ModelT:
+    """`data` as `model`, or a 422 problem listing every broken rule (never the input itself).
+    `context` reaches the model's validators (rules that depend on the settings)."""
     data = data if data is not None else {}
     # Unknown fields are ignored, NUL and all; the fields the model reads may hold none.
     _refuse_nul({name: data[name] for name in model.model_fields if name in data}, where)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         details = exc.errors(include_url=False, include_input=False, include_context=False)
         errors = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in details]

@@ -103,6 +103,20 @@ class Settings(BaseSettings):
     body_timeout_seconds: Seconds = 30.0  # for its body to arrive
     send_timeout_seconds: Seconds = 30.0  # for a client to take each part of a response
     migrate_on_start: bool = True
+    # Webhooks (API.md, "Webhooks"; todo_api/webhook_worker.py):
+    webhook_allow_http: bool = False  # plain http:// urls (development and tests)
+    webhook_allow_private: bool = False  # loopback, private, link-local, ... addresses
+    webhook_timeout_seconds: Seconds = 10.0  # one attempt, whole: resolve, connect, send, answer
+    # The delays between attempts: a delivery has at most one attempt more than there are delays.
+    webhook_retry_seconds: Annotated[tuple[float, ...], NoDecode] = (
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+    )
+    webhook_disable_after: int = Field(default=20, ge=1, le=1_000_000)  # failed in a row
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
@@ -147,6 +161,22 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError("must have no query, fragment or credentials")
         return value.rstrip("/")
+
+    @field_validator("webhook_retry_seconds", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        delays = []
+        for item in (part.strip() for part in value.split(",")):
+            try:
+                delay = float(item)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a number of seconds") from None
+            if not 0 <= delay <= 7 * 86400:
+                raise ValueError(f"{item!r} is not between 0 and 604800 seconds")
+            delays.append(delay)
+        return tuple(delays)
 
     @field_validator("database_url")
     @classmethod
