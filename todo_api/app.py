@@ -35,7 +35,7 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
-from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.routes import auth, docs, health, sync, tasks, time
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -60,6 +60,12 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    Route(
+        "/api/{user_id}/tasks/{task_id:task_id}/occurrences",
+        time.list_occurrences,
+        methods=["GET"],
+    ),
+    Route("/api/{user_id}/reminders", time.list_reminders, methods=["GET"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),

@@ -36,6 +36,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
+from todo_api.routes.schedules import owner_zone, plan_create, rewrite, scheduled, stored
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -128,16 +129,22 @@ async def create_task(request: Request) -> Response:
     body = validated(TaskCreate, await json_object(request))
 
     async def create(db: Runner) -> Response:
+        # The owner's zone only when due_at needs it; a zone changed meanwhile: plan again.
+        zone = None if body.due_time is None or body.time_zone else await owner_zone(db, caller)
+        planned = plan_create(body, zone or "UTC")
         row = await tasks.insert_task(
             db,
             caller,
             body.title,
             body.description,
-            body.completed,
-            body.due_date,
+            planned.completed,
+            planned.schedule.due_date,
             body.priority,
             body.tags,
+            stored(planned, zone, None),
         )
+        if row is None and zone is not None and zone != await owner_zone(db, caller):
+            return await create(db)
         if row is None:
             await _not_found(db, caller, None)
         location = f"/api/{caller.user_id}/tasks/{row['id']}"
@@ -183,6 +190,11 @@ async def list_tasks(request: Request) -> Response:
         except InvalidCursor as exc:
             error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
+    now = datetime.now(UTC)
+    today = None
+    if params.overdue is not None:  # today in `tz`, by default in the user's zone
+        zone = params.tz or await owner_zone(svc.db, caller)
+        today = params.today(now, zone or "UTC")
     filters = tasks.Filters(
         completed=params.completed,
         search=params.q,
@@ -191,7 +203,8 @@ async def list_tasks(request: Request) -> Response:
         due_after=params.due_after,
         due_before=params.due_before,
         overdue=params.overdue_flag,
-        today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
+        today=today,
+        now=now,
     )
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
     page = await tasks.list_tasks(svc.db, caller, filters, request_page)
@@ -251,7 +264,12 @@ async def update_task(request: Request) -> Response:
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
     if_match = _if_match(request)
-    row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+    if scheduled(changes):
+        row = await rewrite(db, caller, task_id, changes, changes.get("completed"), if_match)
+    else:
+        row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+        if row is None and changes.get("completed"):  # perhaps a recurring task: it advances
+            row = await rewrite(db, caller, task_id, changes, True, if_match)
     if row is None:
         await _not_written(db, caller, task_id, if_match)
     return _task_response(row)
@@ -275,6 +293,9 @@ async def complete_task(request: Request) -> Response:
 
     async def complete(db: Runner) -> Response:
         row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
+        if row is None:  # perhaps a pending recurring task: completing it advances it
+            flip = body.completed is None
+            row = await rewrite(db, caller, task_id, {}, body.completed, if_match, flip=flip)
         if row is None:
             await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
