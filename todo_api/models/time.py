@@ -27,10 +27,15 @@ OCCURRENCES_LIMIT_MAX: Final = 100
 OCCURRENCES_LIMIT_DEFAULT: Final = 10
 REMINDER_WINDOW_DEFAULT: Final = timedelta(days=7)
 REMINDER_WINDOW_MAX: Final = timedelta(days=31)
-# How far ahead a rule's next date is looked for (past its own period): a rule that yields
-# nothing in 400 years yields nothing ever (the Gregorian calendar repeats every 400 years),
-# and the search stays bounded for rules that can never match (BYMONTH=2;BYMONTHDAY=30).
+# How far ahead a rule's next date is looked for: 400 years per interval, and one interval. The
+# Gregorian calendar repeats every 400 years (146,097 days, 20,871 weeks, 4,800 months), so a
+# rule stepping `interval` periods repeats its dates within `interval` times that: a rule that
+# yields nothing so far yields nothing ever, and no gap in a series is longer. The search then
+# walks at most 400 years of periods, so a rule that can never match (BYMONTH=2;BYMONTHDAY=30)
+# is answered in bounded time.
 HORIZON: Final = timedelta(days=146_097)
+# The longest period of each frequency, in days.
+_PERIOD_DAYS: Final = {rrule.DAILY: 1, rrule.WEEKLY: 7, rrule.MONTHLY: 31, rrule.YEARLY: 366}
 
 ZONE_SCHEMA: Final = {"type": "string", "enum": list(TIME_ZONES)}
 Zone = Annotated[str, BeforeValidator(known_zone), WithJsonSchema(ZONE_SCHEMA)]
@@ -124,9 +129,9 @@ class Rule:
     count: int | None
     until: date | None
 
-    def _dates(self, start: date, *, until: date | None = None) -> rrule.rrule:
-        """The library's dates of this pattern with `start` as DTSTART (no COUNT)."""
-        end = min(start + HORIZON, date.max) if until is None else until
+    def _dates(self, start: date, until: date) -> rrule.rrule:
+        """The library's dates of this pattern with `start` as DTSTART, up to `until` (no
+        COUNT: the series counts its occurrences itself)."""
         return rrule.rrule(
             self.freq,
             dtstart=datetime.combine(start, time()),
@@ -134,18 +139,20 @@ class Rule:
             byweekday=self.byweekday,
             bymonthday=self.bymonthday,
             bymonth=self.bymonth,
-            until=datetime.combine(end, time()),
+            until=datetime.combine(until, time()),
             cache=False,
         )
 
     def _end(self, start: date) -> date:
-        horizon = start + HORIZON if start <= date.max - HORIZON else date.max
+        """The last date a search from `start` looks at: UNTIL, or the horizon."""
+        span = (HORIZON + timedelta(days=_PERIOD_DAYS[self.freq])) * self.interval
+        horizon = start + span if span < date.max - start else date.max
         return horizon if self.until is None else min(self.until, horizon)
 
     def yields_on_or_after(self, start: date) -> bool:
         """Whether the rule, started at `start`, yields a date on or after it (UNTIL heeded)."""
         return (
-            self._dates(start, until=self._end(start)).after(
+            self._dates(start, self._end(start)).after(
                 datetime.combine(start, time()), inc=True
             )
             is not None
@@ -164,7 +171,7 @@ class Rule:
             return None
         start = current if today is None else today
         try:
-            found = self._dates(start, until=self._end(start)).after(
+            found = self._dates(start, self._end(start)).after(
                 datetime.combine(start, time()), inc=False
             )
         except (OverflowError, ValueError):  # past 9999-12-31
