@@ -13,6 +13,7 @@ import string
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -23,7 +24,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from tests.conftest import PASSWORD, TEST_SECRET, assert_problem
-from todo_api.models.auth import RegisterBody
+from tests.rrules import rules
+from todo_api.models.auth import MeUpdate, RegisterBody
+from todo_api.models.common import TIME_ZONES
 from todo_api.models.tasks import TaskCreate
 from todo_api.payloads import validated
 from todo_api.problems import Problem
@@ -275,3 +278,109 @@ def test_any_due_date_the_model_accepts_is_stored_as_that_day(live: Live, due: s
 @given(st.one_of(st.sampled_from(["none", "low", "medium", "high"]), TEXT.map(str.lower), TEXT))
 def test_any_priority_the_model_accepts_is_stored_and_only_those(live: Live, priority: str) -> None:
     check_task_field(live, "priority", priority)
+
+
+# Issue 19's fields: the model and the plan (cross-field rules, todo_api/models/time.py) decide;
+# the schema's CHECKs (migration 0008) never refuse what they accept.
+
+DUE = {"due_date": "2026-12-08"}
+TIMED = {"due_date": "2026-12-08", "due_time": "09:30"}
+
+
+def check_schedule_field(live: Live, base: dict[str, Any], field: str, value: Any) -> None:
+    """POST a task with `base` and `field` set to `value`: 201 with the value as the API reads
+    it (the model, then the plan), or a 422 naming the field, nothing stored."""
+    from todo_api.routes.schedules import plan_create
+
+    body = {"title": "t", **base, field: value}
+    expected = accepted(TaskCreate, body)
+    planned = None
+    if expected is not None:
+        try:
+            planned = plan_create(expected, "UTC")
+        except Problem:
+            expected = None
+    tasks = f"/api/{live.user_id}/tasks"
+    before = live.count("SELECT count(*) FROM tasks WHERE user_id = %s", live.user_id)
+    r = live.http.post(tasks, json=body, headers=live.headers)
+    if expected is None or planned is None:
+        problem = assert_problem(r, 422)
+        assert problem["errors"][0]["loc"][:2] == ["body", field], problem
+        after = live.count("SELECT count(*) FROM tasks WHERE user_id = %s", live.user_id)
+        assert after == before
+        return
+    assert r.status_code == 201, (value, r.text)
+    shown = r.json()
+    want = {
+        "due_time": lambda: value,
+        "time_zone": lambda: value,
+        "recurrence": lambda: planned.schedule.recurrence,
+        "reminders": lambda: planned.reminders,
+    }[field]()
+    assert shown[field] == want
+    stored = live.http.get(r.headers["location"], headers=live.headers).json()
+    assert stored[field] == want and stored["due_at"] == shown["due_at"]
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.times().map(lambda t: t.strftime("%H:%M")),
+        st.sampled_from(["00:00", "23:59", "24:00", "12:60", "9:30", "09:30:00", "0930"]),
+        TEXT,
+    )
+)
+def test_any_due_time_the_rules_accept_is_stored(live: Live, due_time: str) -> None:
+    check_schedule_field(live, DUE, "due_time", due_time)
+    check_schedule_field(live, {}, "due_time", due_time)  # without a due date: refused
+
+
+@SETTINGS
+@given(st.one_of(st.sampled_from(TIME_ZONES), TEXT, st.sampled_from(["utc", "Europe/paris", ""])))
+def test_any_time_zone_the_rules_accept_is_stored(live: Live, zone: str) -> None:
+    check_schedule_field(live, TIMED, "time_zone", zone)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        rules(),
+        rules().map(str.lower),
+        rules().map(lambda r: "RRULE:" + r),
+        st.builds(lambda r, junk: r + junk, rules(), TEXT),
+        TEXT,
+    )
+)
+def test_any_recurrence_the_rules_accept_is_stored(live: Live, rule: str) -> None:
+    check_schedule_field(live, DUE, "recurrence", rule)
+
+
+REMINDER = st.one_of(
+    st.builds(lambda n: {"before": n}, st.integers(-3, 40323)),
+    st.builds(lambda n: {"before": n}, st.sampled_from([0, 40320, 40321, -1, 1.0, "5", None])),
+    st.builds(
+        lambda d: {"at": d.isoformat()},
+        st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))])),
+    ),
+    st.builds(lambda t: {"at": t}, TEXT),
+    st.just({}),
+    st.just({"before": 5, "at": "2026-12-08T09:00:00Z"}),
+)
+
+
+@SETTINGS
+@given(st.one_of(st.lists(REMINDER, max_size=7), st.none()))
+def test_any_reminders_the_rules_accept_are_stored(live: Live, reminders: Any) -> None:
+    check_schedule_field(live, TIMED, "reminders", reminders)
+    check_schedule_field(live, DUE, "reminders", reminders)  # before needs a due time
+
+
+@SETTINGS
+@given(st.one_of(st.sampled_from(TIME_ZONES), TEXT))
+def test_any_user_time_zone_the_rules_accept_is_stored(live: Live, zone: str) -> None:
+    expected = accepted(MeUpdate, {"time_zone": zone})
+    r = live.http.patch("/api/auth/me", json={"time_zone": zone}, headers=live.headers)
+    if expected is None:
+        assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "time_zone"]
+        return
+    assert r.status_code == 200 and r.json()["time_zone"] == zone

@@ -5,6 +5,7 @@ series, advancing, COUNT/UNTIL, basis "completion", PUT restarting, occurrences)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -629,3 +630,53 @@ async def test_the_reminders_of_a_window_soonest_first(
         assert_problem(r, 422)
     r = await client.get(f"/api/{user.id}/reminders", headers=other.headers)
     assert_problem(r, 403)
+
+
+# Many clients completing one recurring task at once
+
+
+@pytest.mark.parametrize("round_", range(5))
+async def test_concurrent_completions_each_advance_once(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection, round_: int
+) -> None:
+    task = await create_task(client, user, due_date="2026-12-08", recurrence="FREQ=DAILY")
+    url = f"{user.tasks}/{task['id']}/complete"
+    start = (await client.get(f"{user.tasks}/changes", headers=user.headers)).json()["next"]
+    responses = await asyncio.gather(*(client.patch(url, headers=user.headers) for _ in range(25)))
+    assert [r.status_code for r in responses] == [200] * 25
+    days = sorted(r.json()["due_date"] for r in responses)
+    first = date(2026, 12, 8)
+    assert days == [(first + timedelta(days=n)).isoformat() for n in range(1, 26)]
+    assert sorted(r.json()["version"] for r in responses) == list(range(2, 27))
+    final = await db.fetchrow("SELECT occurrence, version FROM tasks WHERE id = $1", task["id"])
+    assert (final["occurrence"], final["version"]) == (26, 26)
+    feed = await client.get(f"{user.tasks}/changes", params={"since": start}, headers=user.headers)
+    assert [c["version"] for c in feed.json()["changes"]] == [26]
+
+
+@pytest.mark.parametrize("round_", range(5))
+async def test_concurrent_completions_with_one_if_match_have_one_winner(
+    client: httpx.AsyncClient, user: User, round_: int
+) -> None:
+    task = await create_task(client, user, due_date="2026-12-08", recurrence="FREQ=DAILY")
+    url = f"{user.tasks}/{task['id']}/complete"
+    headers = {**user.headers, "If-Match": f'"{task["version"]}"'}
+    responses = await asyncio.gather(*(client.patch(url, headers=headers) for _ in range(25)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [412] * 24
+    got = (await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)).json()
+    assert (got["due_date"], got["occurrence"], got["version"]) == ("2026-12-09", 2, 2)
+
+
+@pytest.mark.parametrize("round_", range(5))
+async def test_concurrent_completions_with_one_idempotency_key_advance_once(
+    client: httpx.AsyncClient, user: User, round_: int
+) -> None:
+    task = await create_task(client, user, due_date="2026-12-08", recurrence="FREQ=DAILY")
+    url = f"{user.tasks}/{task['id']}/complete"
+    headers = {**user.headers, "Idempotency-Key": f"k{round_}"}
+    responses = await asyncio.gather(*(client.patch(url, headers=headers) for _ in range(10)))
+    assert {r.status_code for r in responses} <= {200, 409}
+    assert {r.json()["due_date"] for r in responses if r.status_code == 200} == {"2026-12-09"}
+    got = (await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)).json()
+    assert (got["occurrence"], got["version"]) == (2, 2)

@@ -102,3 +102,73 @@ def test_every_migration_rolls_back_and_applies_again(round_one_database: str) -
         applied = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
     expected = [p for p in (ROOT / "migrations").glob("*.sql") if ".rollback" not in p.name]
     assert applied is not None and applied[0] == len(expected)
+
+
+ROUND_TWO = "0006_task_counts"
+
+
+@pytest.fixture
+def round_two_database(server_url: str) -> Iterator[str]:
+    """A database at round two's schema (through 0006), with users and planned tasks."""
+    with fresh_database(server_url) as url:
+        backend = get_backend(yoyo_url(url))
+        if not PREPARED_STATEMENTS:
+            backend.connection.prepare_threshold = None
+        migrations = read_migrations(str(ROOT / "migrations"))
+        wanted = {m.id for m in migrations if m.id <= ROUND_TWO}
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id in wanted)))
+        backend.connection.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name in ("cat", "dan"):
+                conn.execute(
+                    "INSERT INTO users (email, username, hashed_password) VALUES (%s, %s, 'x')",
+                    (f"{name}@example.com", name),
+                )
+                conn.execute(
+                    """INSERT INTO tasks (user_id, title, completed, completed_at, due_date,
+                                          priority, tags)
+                       SELECT u.id, 'task ' || i, i %% 3 = 0, CASE WHEN i %% 3 = 0 THEN now() END,
+                              CASE WHEN i %% 2 = 0 THEN date '2026-01-01' + i END,
+                              (ARRAY['none', 'low', 'medium', 'high'])[1 + i %% 4]::task_priority,
+                              ARRAY['t' || (i %% 5)]
+                       FROM users AS u, generate_series(1, 60) AS i WHERE u.username = %s""",
+                    (name,),
+                )
+            conn.execute("UPDATE tasks SET title = title || '!' WHERE title LIKE 'task 1%%'")
+        yield url
+
+
+def test_a_round_two_database_upgrades_keeping_every_task(round_two_database: str) -> None:
+    columns = (
+        "id, user_id, title, completed, completed_at, due_date, priority::text, tags, position,"
+        " version, change_seq, updated_at"
+    )
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        before = conn.execute(f"SELECT {columns} FROM tasks ORDER BY id").fetchall()
+    result = run([str(BIN / "todo-api"), "migrate"], round_two_database)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        after = conn.execute(f"SELECT {columns} FROM tasks ORDER BY id").fetchall()
+        assert len(before) == 120 and after == before
+        new = conn.execute(
+            """SELECT DISTINCT due_time, time_zone, due_at, recurrence, recurrence_basis,
+                      occurrence, last_completed_at, reminders::text, next_reminder_at
+               FROM tasks"""
+        ).fetchall()
+        assert new == [(None, None, None, None, "due", 1, None, "[]", None)]
+        zones = conn.execute("SELECT DISTINCT time_zone FROM users").fetchall()
+        assert zones == [("UTC",)]
+        # The upgraded schema takes this round's values.
+        conn.execute(
+            """UPDATE tasks SET due_time = '09:30', due_at = due_date + time '09:30',
+                      recurrence = 'FREQ=DAILY',
+                      reminders = '[{"before": 5, "fires_at": "2099-01-01T00:00:00Z"}]'
+               WHERE due_date IS NOT NULL"""
+        )
+        counts = conn.execute(
+            """SELECT count(*) FILTER (WHERE next_reminder_at IS NOT NULL),
+                      count(*) FILTER (WHERE due_date IS NOT NULL AND NOT completed), max(version)
+               FROM tasks"""
+        ).fetchone()
+        assert counts == (40, 40, 3)  # a reminder to fire for each pending task
