@@ -59,10 +59,11 @@ async def crowd(database_url: str) -> AsyncIterator[tuple[asyncpg.Connection, st
                    (ARRAY['none', 'low', 'medium', 'high'])[1 + i % 4]::task_priority,
                    ARRAY['t' || (i % 10), 'u' || (i % 7)],
                    'a' || lpad(i::text, 6, '0') || 'V',
-                   CASE WHEN i % 4 <> 0 AND i % 3 = 1 THEN time '08:00' + (i % 600) * interval '1 minute' END,
                    CASE WHEN i % 4 <> 0 AND i % 3 = 1
-                        THEN (date '2026-01-01' + (i % 400)) + time '08:00' + (i % 600) * interval '1 minute'
-                   END
+                        THEN time '08:00' + (i % 600) * interval '1 minute' END,
+                   CASE WHEN i % 4 <> 0 AND i % 3 = 1
+                        THEN (date '2026-01-01' + (i % 400)) + time '08:00'
+                             + (i % 600) * interval '1 minute' END
             FROM generate_series(1, $2) AS i
             """,
             user_id,

@@ -152,9 +152,7 @@ class Rule:
     def yields_on_or_after(self, start: date) -> bool:
         """Whether the rule, started at `start`, yields a date on or after it (UNTIL heeded)."""
         return (
-            self._dates(start, self._end(start)).after(
-                datetime.combine(start, time()), inc=True
-            )
+            self._dates(start, self._end(start)).after(datetime.combine(start, time()), inc=True)
             is not None
         )
 
