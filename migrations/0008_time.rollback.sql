@@ -2,23 +2,8 @@
 DROP TRIGGER tasks_15_next_reminder ON tasks;
 DROP TRIGGER tasks_15_next_reminder_insert ON tasks;
 DROP FUNCTION tasks_next_reminder();
-CREATE OR REPLACE FUNCTION tasks_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF (NEW.title, NEW.description, NEW.completed, NEW.completed_at, NEW.due_date,
-        NEW.priority, NEW.tags, NEW.position)
-       IS DISTINCT FROM
-       (OLD.title, OLD.description, OLD.completed, OLD.completed_at, OLD.due_date,
-        OLD.priority, OLD.tags, OLD.position)
-    THEN
-        NEW.version := OLD.version + 1;
-        NEW.updated_at := now();
-    ELSE
-        NEW.version := OLD.version;
-        NEW.updated_at := OLD.updated_at;
-    END IF;
-    RETURN NEW;
-END;
-$$;
+DROP TRIGGER tasks_11_version_time ON tasks;
+DROP FUNCTION tasks_bump_version_time();
 CREATE INDEX tasks_user_due_asc_idx ON tasks (user_id, COALESCE(due_date, 'infinity'::date), id);
 CREATE INDEX tasks_user_due_desc_idx ON tasks (user_id, COALESCE(due_date, '-infinity'::date), id);
 DROP INDEX tasks_user_due_at_desc_idx;

@@ -48,30 +48,23 @@ CREATE INDEX tasks_user_due_at_desc_idx
 DROP INDEX tasks_user_due_asc_idx;
 DROP INDEX tasks_user_due_desc_idx;
 
--- version and updated_at move when any value the API shows changes, the new ones included
--- (next_reminder_at is not shown: the firing moving it on changes no version).
-CREATE OR REPLACE FUNCTION tasks_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+-- version and updated_at move when a value of this round's fields changes too, as they do for
+-- the others (tasks_10_version). A trigger of its own, called only when one of them changed
+-- (next_reminder_at is not among them: the firing moving it on changes no version).
+CREATE FUNCTION tasks_bump_version_time() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF (NEW.title, NEW.description, NEW.completed, NEW.completed_at, NEW.due_date,
-        NEW.priority, NEW.tags, NEW.position)
-       IS DISTINCT FROM
-       (OLD.title, OLD.description, OLD.completed, OLD.completed_at, OLD.due_date,
-        OLD.priority, OLD.tags, OLD.position)
-       OR (NEW.due_time, NEW.time_zone, NEW.due_at, NEW.recurrence, NEW.recurrence_basis,
-           NEW.occurrence, NEW.last_completed_at, NEW.reminders)
-          IS DISTINCT FROM
-          (OLD.due_time, OLD.time_zone, OLD.due_at, OLD.recurrence, OLD.recurrence_basis,
-           OLD.occurrence, OLD.last_completed_at, OLD.reminders)
-    THEN
-        NEW.version := OLD.version + 1;
-        NEW.updated_at := now();
-    ELSE
-        NEW.version := OLD.version;
-        NEW.updated_at := OLD.updated_at;
-    END IF;
+    NEW.version := OLD.version + 1;
+    NEW.updated_at := now();
     RETURN NEW;
 END;
 $$;
+CREATE TRIGGER tasks_11_version_time BEFORE UPDATE ON tasks
+    FOR EACH ROW WHEN ((NEW.due_time, NEW.time_zone, NEW.due_at, NEW.recurrence,
+                        NEW.recurrence_basis, NEW.occurrence, NEW.last_completed_at, NEW.reminders)
+                       IS DISTINCT FROM
+                       (OLD.due_time, OLD.time_zone, OLD.due_at, OLD.recurrence,
+                        OLD.recurrence_basis, OLD.occurrence, OLD.last_completed_at, OLD.reminders))
+    EXECUTE FUNCTION tasks_bump_version_time();
 
 -- next_reminder_at, stated once: the earliest fires_at of the task's reminders strictly later
 -- than the write's now(); NULL when there is none or the task is completed. Recomputed only

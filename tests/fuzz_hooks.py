@@ -35,6 +35,14 @@ is swapped for a real, unused one. The refusals of wrong ones are pinned in test
 Likewise a move's `after` must name another task of the user's, which no schema can say: a
 generated id the schema allows is swapped for a real one (not the moved task); the 422 for
 other ids is pinned in tests/test_planning.py.
+
+A task's schedule has rules across fields and across requests (a due_time or a recurrence needs
+a due date, a "before" reminder a due time, whether stored or given; a rule must yield a date on
+or after the due date; a reminder window is at most 31 days long): a valid body or window is
+made consistent before it is sent (the fields it needs are given too), and the `rrule` format is
+taught rules that always yield their due date. The refusals are pinned in tests/test_time.py
+and tests/test_schema_rules.py. A negative body with more than five reminders that merge into
+five or fewer is made more than five for real (the document's maxItems counts after merging).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -81,6 +90,61 @@ schemathesis.openapi.format(
 )
 
 
+# Rules whose series always starts at their due date (no BYxxx part: the due date sets them).
+schemathesis.openapi.format(
+    "rrule",
+    st.builds(
+        lambda prefix, freq, interval, end: (
+            prefix + ";".join(p for p in (freq, interval, end) if p)
+        ),
+        st.sampled_from(["", "RRULE:", "rrule:"]),
+        st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY", "freq=monthly", "FREQ=YEARLY"]),
+        st.sampled_from(["", "INTERVAL=1", "INTERVAL=1000", "interval=7"]),
+        st.sampled_from(["", "COUNT=1", "COUNT=1000", "UNTIL=99991231", "UNTIL=99991231T235959Z"]),
+    ),
+)
+
+
+def _consistent_schedule(case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid task body gives what its schedule fields need, whatever the task holds."""
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if not isinstance(body, dict):
+            continue
+        reminders = body.get("reminders")
+        if isinstance(reminders, list) and any(
+            isinstance(r, dict) and "before" in r for r in reminders
+        ):
+            if not isinstance(body.get("due_time"), str):
+                body["due_time"] = "09:30"
+        if isinstance(body.get("due_time"), str) or isinstance(body.get("recurrence"), str):
+            if not isinstance(body.get("due_date"), str):
+                body["due_date"] = "2026-12-08"
+        if "due_date" in body and body["due_date"] is None:
+            body.setdefault("recurrence", None)
+        if ("due_date" in body and body["due_date"] is None) or (
+            "due_time" in body and body["due_time"] is None
+        ):
+            body.setdefault("reminders", None)
+
+
+def _more_reminders_for_real(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        reminders = body.get("reminders") if isinstance(body, dict) else None
+        if isinstance(reminders, list) and len(reminders) > 5:
+            reminders[:] = [{"before": n} for n in range(len(reminders))]
+
+
+def _reminder_window(case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid window: from now, one day long."""
+    query = case.query or {}
+    if {"from", "to"} & set(query):
+        now = datetime.now(UTC)
+        window = {"from": now.isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+        query.update({k: v for k, v in window.items() if k in query})
+        if isinstance(kwargs.get("params"), dict):
+            kwargs["params"].update({k: v for k, v in window.items() if k in query})
+
+
 @functools.cache
 def real_cursor(sort: str, order: str) -> str:
     base = os.environ["TODO_FUZZ_BASE_URL"]
@@ -104,6 +168,15 @@ def _negative_body(case: Any) -> bool:
         return False
     body = next((c for loc, c in meta.components.items() if str(loc).endswith("body")), None)
     mode = body.mode if body is not None else meta.generation.mode
+    return str(getattr(mode, "value", mode)) == "negative"
+
+
+def _negative_query(case: Any) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    query = next((c for loc, c in meta.components.items() if str(loc).endswith("query")), None)
+    mode = query.mode if query is not None else meta.generation.mode
     return str(getattr(mode, "value", mode)) == "negative"
 
 
@@ -256,6 +329,13 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         make_valid_passwords_real(case, kwargs)
     if case.operation.path.endswith("/move"):
         _real_after(case, kwargs)
+    if case.operation.path.endswith(("/tasks", "/tasks/{task_id}")):
+        if _negative_body(case):
+            _more_reminders_for_real(case, kwargs)
+        else:
+            _consistent_schedule(case, kwargs)
+    if case.operation.path.endswith("/reminders") and not _negative_query(case):
+        _reminder_window(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return

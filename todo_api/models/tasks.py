@@ -284,8 +284,7 @@ class TaskListQuery(BaseModel):
         WithJsonSchema({"type": "string", "enum": list(TIME_ZONES)}),
     ] = Field(
         None,
-        description="The IANA time zone whose today `overdue` uses; default: the user's "
-        "time_zone.",
+        description="The IANA time zone whose today `overdue` uses; default: the user's time_zone.",
     )
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
     cursor: Annotated[str, Field(max_length=1024)] | None = None

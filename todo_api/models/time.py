@@ -280,26 +280,37 @@ def _recurrence(value: Any) -> str:
 Recurrence = Annotated[
     str,
     BeforeValidator(_recurrence),
-    WithJsonSchema({"type": "string", "minLength": 6, "description": RECURRENCE_DESCRIPTION}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "rrule",
+            "pattern": "^(?:[Rr][Rr][Uu][Ll][Ee]:)?[A-Za-z]+=[^;]+(?:;[A-Za-z]+=[^;]+)*$",
+            "description": RECURRENCE_DESCRIPTION,
+        }
+    ),
 ]
 RecurrenceBasis = Literal["due", "completion"]
 
 
 def instant(value: Any) -> datetime:
-    """An RFC 3339 instant with an offset (Z or +hh:mm), in UTC."""
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
+    """An RFC 3339 instant with an offset (Z or +hh:mm), in UTC; more than microseconds are
+    cut, a leap second is the second after."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is not None:
+        head, seconds, fraction, offset = match.groups()
         try:
-            parsed = datetime.fromisoformat(value.replace("z", "Z"))
-        except ValueError:
+            text = f"{head}:{min(int(seconds), 59):02d}{(fraction or '')[:7]}{offset.upper()}"
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            leap = timedelta(seconds=1) if seconds == "60" else timedelta()
+            return (parsed + leap).astimezone(UTC)
+        except (ValueError, OverflowError):
             pass
-        else:
-            if parsed.tzinfo is not None:
-                return parsed.astimezone(UTC)
     raise PydanticCustomError("instant", "An RFC 3339 date-time with an offset")
 
 
 _RFC3339: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 Instant = Annotated[
     datetime,

@@ -291,7 +291,7 @@ async def me(request: Request) -> Response:
 
 @operation(
     operation_id="updateMe",
-    summary="Change the username, name or email (an email change needs the password)",
+    summary="Change the username, name, email or time zone (an email change needs the password)",
     tag="auth",
     body=MeUpdate,
     replies=(Reply(200, "The updated user.", UserOut),),

@@ -83,7 +83,7 @@ def plan_create(body: Any, owner_zone: str) -> Planned:
         return plan(
             Schedule(),
             given,
-            was_completed=False,
+            was_completed=body.completed,  # created completed: completed, not advanced
             completed=body.completed,
             owner_zone=owner_zone,
             now=datetime.now(UTC),

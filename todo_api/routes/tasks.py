@@ -249,7 +249,7 @@ async def get_task(request: Request) -> Response:
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed, due_date, priority, tags",
+    summary="Change any of the task's fields (completing a recurring task advances it)",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
