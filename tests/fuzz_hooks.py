@@ -111,14 +111,14 @@ def _consistent_schedule(case: Any, kwargs: dict[str, Any]) -> None:
         if not isinstance(body, dict):
             continue
         reminders = body.get("reminders")
-        if isinstance(reminders, list) and any(
+        before = isinstance(reminders, list) and any(
             isinstance(r, dict) and "before" in r for r in reminders
-        ):
-            if not isinstance(body.get("due_time"), str):
-                body["due_time"] = "09:30"
-        if isinstance(body.get("due_time"), str) or isinstance(body.get("recurrence"), str):
-            if not isinstance(body.get("due_date"), str):
-                body["due_date"] = "2026-12-08"
+        )
+        if before and not isinstance(body.get("due_time"), str):
+            body["due_time"] = "09:30"
+        timed = isinstance(body.get("due_time"), str) or isinstance(body.get("recurrence"), str)
+        if timed and not isinstance(body.get("due_date"), str):
+            body["due_date"] = "2026-12-08"
         if "due_date" in body and body["due_date"] is None:
             body.setdefault("recurrence", None)
         if ("due_date" in body and body["due_date"] is None) or (
