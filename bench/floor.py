@@ -25,7 +25,7 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import SORTS, Filters, PageRequest, page_statement
+from todo_api.db.tasks import NO_SCHEDULE, SORTS, Filters, PageRequest, page_statement
 from todo_api.models.auth import USER_FIELDS
 from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS
 
@@ -69,6 +69,7 @@ async def tasks(request: Request) -> Response:
                 due_date=None,
                 priority="none",
                 tags=[],
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         return _json(_task(row), 201)
@@ -115,6 +116,8 @@ async def task(request: Request) -> Response:
                 due_date=None,
                 priority=None,
                 tags=None,
+                set_schedule=False,  # the schedule left as it is (issue 19)
+                **NO_SCHEDULE.params,
             )
         )
     return _json(_task(row))
@@ -136,6 +139,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
                 due_date=None,
                 priority="none",
                 tags=[],
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         response = _json(_task(row), 201)
