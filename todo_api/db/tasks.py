@@ -326,7 +326,9 @@ async def set_completed(
     *,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
+    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat). A
+    pending recurring task that this would complete is left alone and returned as it stands,
+    with `to_plan` true (and its owner's zone): completing it advances its series."""
     statement = TASK_SET_COMPLETED(
         **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
     )

@@ -6,6 +6,7 @@ compared by date); the subset we accept is `parse_rule`."""
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -151,10 +152,7 @@ class Rule:
 
     def yields_on_or_after(self, start: date) -> bool:
         """Whether the rule, started at `start`, yields a date on or after it (UNTIL heeded)."""
-        return (
-            self._dates(start, self._end(start)).after(datetime.combine(start, time()), inc=True)
-            is not None
-        )
+        return _first_date(self, start, inclusive=True) is not None
 
     def following(
         self, current: date, occurrence: int, *, today: date | None = None
@@ -167,14 +165,7 @@ class Rule:
         periods and starting from it keeps the periods of the series' first date.)"""
         if self.count is not None and occurrence >= self.count:
             return None
-        start = current if today is None else today
-        try:
-            found = self._dates(start, self._end(start)).after(
-                datetime.combine(start, time()), inc=False
-            )
-        except (OverflowError, ValueError):  # past 9999-12-31
-            return None
-        return None if found is None else found.date()
+        return _first_date(self, current if today is None else today, inclusive=False)
 
     def upcoming(self, current: date, occurrence: int, limit: int) -> list[date]:
         """The next `limit` due dates after `current`, as if each were completed on its date."""
@@ -188,6 +179,20 @@ class Rule:
         return dates
 
 
+@functools.lru_cache(maxsize=4096)
+def _first_date(rule: Rule, start: date, *, inclusive: bool) -> date | None:
+    """The first date `rule` yields from `start` as DTSTART (on or after it, or after it),
+    within the horizon and UNTIL; None when there is none. (Cached: many tasks share a rule
+    and a due date, and building the library's rule is the costly part.)"""
+    try:
+        found = rule._dates(start, rule._end(start)).after(
+            datetime.combine(start, time()), inc=inclusive
+        )
+    except (OverflowError, ValueError):  # past 9999-12-31
+        return None
+    return None if found is None else found.date()
+
+
 _FREQ: Final[dict[str, Frequency]] = {
     "DAILY": rrule.DAILY,
     "WEEKLY": rrule.WEEKLY,
@@ -197,6 +202,7 @@ _FREQ: Final[dict[str, Frequency]] = {
 _WEEKDAY: Final = dict(zip(WEEKDAYS, rrule.weekdays, strict=True))
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_rule(value: str) -> Rule:
     """The accepted rule of `value`, or a PydanticCustomError saying which part is wrong."""
     text = value.upper()

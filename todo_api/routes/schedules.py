@@ -63,9 +63,31 @@ def scheduled(changes: dict[str, Any]) -> bool:
     return any(name in changes for name in SCHEDULE_FIELDS)
 
 
+# The zone each user was last seen with, in this process: a guess that saves a create a round
+# trip, never an answer (the insert holds only if it is still the user's zone, else it is
+# planned again with the zone read). Bounded: forgotten all at once when full.
+_ZONES: dict[str, str] = {}
+_ZONES_MAX = 100_000
+
+
+def seen_zone(user_id: str, zone: str | None) -> None:
+    if zone is None:
+        _ZONES.pop(user_id, None)
+        return
+    if len(_ZONES) >= _ZONES_MAX:
+        _ZONES.clear()
+    _ZONES[user_id] = zone
+
+
+def guessed_zone(user_id: str) -> str | None:
+    return _ZONES.get(user_id)
+
+
 async def owner_zone(db: Runner, caller: Caller) -> str | None:
     """The caller's time zone (None when they may not act)."""
-    return await tasks.owner_zone(db, caller)
+    zone = await tasks.owner_zone(db, caller)
+    seen_zone(caller.user_id, zone)
+    return zone
 
 
 def given_schedule(given: dict[str, Any]) -> dict[str, Any]:
@@ -101,15 +123,17 @@ async def rewrite(
     if_match: list[int] | None,
     *,
     flip: bool = False,
+    current: asyncpg.Record | None = None,
 ) -> asyncpg.Record | None:
     """Apply `changes` (a PUT's fields) and set `completed` (None: leave it; with `flip`,
-    flip it) to a task, planning
+    flip it) to a task (as `current` holds it, if given; else as read), planning
     its schedule from the row as it stands; None when there is no such task of the caller's
     or If-Match does not hold."""
     given = given_schedule(changes)
     plain = {k: v for k, v in changes.items() if k not in SCHEDULE_FIELDS and k != "completed"}
     for _ in range(MAX_PLANS):
-        current = await tasks.get_task(db, caller, task_id)
+        if current is None:
+            current = await tasks.get_task(db, caller, task_id)
         if current is None or (if_match is not None and current["version"] not in if_match):
             return None
         target = current["completed"] if completed is None else completed
@@ -138,6 +162,7 @@ async def rewrite(
         )
         if row is not None:
             return row
+        current = None  # it changed meanwhile: read it again
     raise Problem(503, "The task changed too often to be written; try again")
 
 
@@ -145,6 +170,7 @@ async def rezone(db: Runner, caller: Caller, zone: str) -> None:
     """The caller's zone became `zone`: plan due_at and reminders again for their tasks that
     have a due time and no zone of their own (in the transaction that changed the zone)."""
     changed = []
+    seen_zone(caller.user_id, None)  # until this commits, the old zone is the one
     for row in await tasks.zoneless_tasks(db, caller):
         due_at = due_instant(row["due_date"], row["due_time"], zone)
         entries = reminder_entries(stored_reminders(orjson.loads(row["reminders"])), due_at)

@@ -36,7 +36,14 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
-from todo_api.routes.schedules import owner_zone, plan_create, rewrite, scheduled, stored
+from todo_api.routes.schedules import (
+    guessed_zone,
+    owner_zone,
+    plan_create,
+    rewrite,
+    scheduled,
+    stored,
+)
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -129,8 +136,11 @@ async def create_task(request: Request) -> Response:
     body = validated(TaskCreate, await json_object(request))
 
     async def create(db: Runner) -> Response:
-        # The owner's zone only when due_at needs it; a zone changed meanwhile: plan again.
-        zone = None if body.due_time is None or body.time_zone else await owner_zone(db, caller)
+        # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
+        # that is not theirs (any more): read it, and plan again.
+        zone = None
+        if body.due_time is not None and not body.time_zone:
+            zone = guessed_zone(caller.user_id) or await owner_zone(db, caller)
         planned = plan_create(body, zone or "UTC")
         row = await tasks.insert_task(
             db,
@@ -293,9 +303,11 @@ async def complete_task(request: Request) -> Response:
 
     async def complete(db: Runner) -> Response:
         row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
-        if row is None:  # perhaps a pending recurring task: completing it advances it
+        if row is not None and row["to_plan"]:  # a pending recurring task: it advances
             flip = body.completed is None
-            row = await rewrite(db, caller, task_id, {}, body.completed, if_match, flip=flip)
+            row = await rewrite(
+                db, caller, task_id, {}, body.completed, if_match, flip=flip, current=row
+            )
         if row is None:
             await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
