@@ -680,3 +680,16 @@ async def test_concurrent_completions_with_one_idempotency_key_advance_once(
     assert {r.json()["due_date"] for r in responses if r.status_code == 200} == {"2026-12-09"}
     got = (await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)).json()
     assert (got["occurrence"], got["version"]) == (2, 2)
+
+
+async def test_a_task_sent_back_with_its_reminders_keeps_them(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    task = await create_task(
+        client, user, due_date="2030-12-08", due_time="09:00", reminders=[{"before": 10}]
+    )
+    # fires_at (read-only) and unknown fields in a reminder are ignored, NUL and all.
+    sent = [{**task["reminders"][0], "note\x00": "x"}]
+    r = await put(client, user, task, reminders=sent, title="again")
+    assert r.status_code == 200, r.text
+    assert r.json()["reminders"] == task["reminders"]

@@ -366,6 +366,22 @@ REMINDER_SCHEMA: Final = {
 }
 
 
+REMINDER_FIELDS: Final = ("before", "at")
+
+
+def known_reminder_fields(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The body with only the fields a reminder reads in each reminder object: others (the
+    read-only fires_at of a task sent back, unknown ones) are ignored, as in a task."""
+    reminders = body.get("reminders") if body is not None else None
+    if body is None or not isinstance(reminders, list):
+        return body
+    kept = [
+        {k: v for k, v in r.items() if k in REMINDER_FIELDS} if isinstance(r, dict) else r
+        for r in reminders
+    ]
+    return {**body, "reminders": kept}
+
+
 def merged_reminders(reminders: list[ReminderIn]) -> list[ReminderIn]:
     """Equal entries merged, the order given kept; at most five after merging."""
     merged = list({r.key: r for r in reminders}.values())

@@ -32,6 +32,7 @@ from todo_api.models.tasks import (
     TaskUpdate,
     task_json,
 )
+from todo_api.models.time import known_reminder_fields
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
@@ -133,7 +134,7 @@ def _task_response(
 )
 async def create_task(request: Request) -> Response:
     caller = owner_of(request)
-    body = validated(TaskCreate, await json_object(request))
+    body = validated(TaskCreate, known_reminder_fields(await json_object(request)))
 
     async def create(db: Runner) -> Response:
         # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
@@ -269,7 +270,7 @@ async def get_task(request: Request) -> Response:
 async def update_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
-    body = validated(TaskUpdate, await json_object(request))
+    body = validated(TaskUpdate, known_reminder_fields(await json_object(request)))
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
