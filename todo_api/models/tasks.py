@@ -302,12 +302,34 @@ class TaskListQuery(BaseModel):
         return now.astimezone(zoneinfo.ZoneInfo(self.tz or owner_zone)).date()
 
 
-class ReminderOut(BaseModel):
-    """A reminder as shown: `before` or `at`, with when it fires."""
-
-    before: int | None = Field(None, ge=0)
-    at: datetime | None = None
-    fires_at: datetime = Field(description="Read-only: when it fires (UTC).")
+# A reminder as shown: `before` or `at`, with when it fires.
+REMINDERS_OUT: Final = {
+    "type": "array",
+    "maxItems": REMINDERS_MAX,
+    "items": {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["before", "fires_at"],
+                "properties": {
+                    "before": {"type": "integer", "minimum": 0, "maximum": 40320},
+                    "fires_at": {"type": "string", "format": "date-time"},
+                },
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["at", "fires_at"],
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "fires_at": {"type": "string", "format": "date-time"},
+                },
+                "additionalProperties": False,
+            },
+        ],
+        "description": "fires_at (read-only, UTC): due_at minus `before` minutes, or `at`.",
+    },
+}
 
 
 class TaskOut(BaseModel):
@@ -342,7 +364,7 @@ class TaskOut(BaseModel):
     last_completed_at: datetime | None = Field(
         description="When an occurrence of the series was last completed. Read-only."
     )
-    reminders: list[ReminderOut]
+    reminders: Annotated[list[dict[str, Any]], WithJsonSchema(REMINDERS_OUT)]
 
 
 class TagCount(BaseModel):
