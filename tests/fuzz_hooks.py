@@ -179,22 +179,18 @@ def real_cursor(sort: str, order: str) -> str:
 NOT_AN_EMAIL = "not an email"
 
 
+def _negative(case: Any, part: str = "body") -> bool:
+    """Whether the case's `part` (body or query) was generated to break the schema."""
+    meta = case.meta
+    if meta is None:
+        return False
+    found = next((c for loc, c in meta.components.items() if str(loc).endswith(part)), None)
+    mode = found.mode if found is not None else meta.generation.mode
+    return str(getattr(mode, "value", mode)) == "negative"
+
+
 def _negative_body(case: Any) -> bool:
-    meta = case.meta
-    if meta is None:
-        return False
-    body = next((c for loc, c in meta.components.items() if str(loc).endswith("body")), None)
-    mode = body.mode if body is not None else meta.generation.mode
-    return str(getattr(mode, "value", mode)) == "negative"
-
-
-def _negative_query(case: Any) -> bool:
-    meta = case.meta
-    if meta is None:
-        return False
-    query = next((c for loc, c in meta.components.items() if str(loc).endswith("query")), None)
-    mode = query.mode if query is not None else meta.generation.mode
-    return str(getattr(mode, "value", mode)) == "negative"
+    return _negative(case, "body")
 
 
 def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
@@ -351,7 +347,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
             _more_reminders_for_real(case, kwargs)
         else:
             _consistent_schedule(case, kwargs)
-    if case.operation.path.endswith("/reminders") and not _negative_query(case):
+    if case.operation.path.endswith("/reminders") and not _negative(case, "query"):
         _reminder_window(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):

@@ -18,19 +18,22 @@ from todo_api.testing import BIN, ROOT, fresh_database
 ROUND_ONE = "0001_users_and_tasks"
 
 
+def migrate_through(url: str, last: str) -> None:
+    """The database's schema as migration `last` (and those before it) left it."""
+    backend = get_backend(yoyo_url(url))
+    if not PREPARED_STATEMENTS:
+        backend.connection.prepare_threshold = None
+    migrations = read_migrations(str(ROOT / "migrations"))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id <= last)))
+    backend.connection.close()
+
+
 @pytest.fixture
 def round_one_database(server_url: str) -> Iterator[str]:
     """A database at round one's schema, with two users and their tasks."""
     with fresh_database(server_url) as url:
-        backend = get_backend(yoyo_url(url))
-        if not PREPARED_STATEMENTS:
-            backend.connection.prepare_threshold = None
-        migrations = read_migrations(str(ROOT / "migrations"))
-        with backend.lock():
-            backend.apply_migrations(
-                backend.to_apply(migrations.filter(lambda m: m.id == ROUND_ONE))
-            )
-        backend.connection.close()
+        migrate_through(url, ROUND_ONE)
         with psycopg.connect(url, autocommit=True) as conn:
             for name in ("ann", "bob"):
                 conn.execute(
@@ -111,14 +114,7 @@ ROUND_TWO = "0006_task_counts"
 def round_two_database(server_url: str) -> Iterator[str]:
     """A database at round two's schema (through 0006), with users and planned tasks."""
     with fresh_database(server_url) as url:
-        backend = get_backend(yoyo_url(url))
-        if not PREPARED_STATEMENTS:
-            backend.connection.prepare_threshold = None
-        migrations = read_migrations(str(ROOT / "migrations"))
-        wanted = {m.id for m in migrations if m.id <= ROUND_TWO}
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id in wanted)))
-        backend.connection.close()
+        migrate_through(url, ROUND_TWO)
         with psycopg.connect(url, autocommit=True) as conn:
             for name in ("cat", "dan"):
                 conn.execute(
