@@ -300,9 +300,9 @@ TIMED = {"due_date": "2026-12-08", "due_time": "09:30"}
 
 
 def check_schedule_field(live: Live, base: dict[str, Any], field: str, value: Any) -> None:
-    """check_task_field for a schedule field: the plan (todo_api/routes/schedules.py) decides
+    """check_task_field for a schedule field: the plan (todo_api/schedules.py) decides
     after the model, as the API does."""
-    from todo_api.routes.schedules import plan_create
+    from todo_api.schedules import plan_create
 
     def shown(task: Any) -> Any:
         planned = plan_create(task, "UTC")

@@ -39,7 +39,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, INACTIVE, refuse_user, refused
-from todo_api.routes.schedules import rezone
+from todo_api.schedules import rezone
 from todo_api.services import Services, services
 
 WRONG_CREDENTIALS = "Incorrect email, username or password"

@@ -37,7 +37,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
-from todo_api.routes.schedules import (
+from todo_api.schedules import (
     guessed_zone,
     owner_zone,
     plan_create,

@@ -1,5 +1,5 @@
 """Time: the routes that read schedules: a task's next occurrences and the caller's reminders
-in a window (the writes are planned by routes/schedules.py, for routes/tasks.py)."""
+in a window (task writes are planned by todo_api/schedules.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """How task writes plan a schedule (due time, zone, recurrence, reminders) from what a request
-gives and the task as it stands (used by routes/tasks.py).
+gives and the task as it stands: for every writer of tasks (routes/tasks.py, routes/auth.py
+for a new zone, and any other adapter of the task operations, such as MCP tools).
 
 A write that changes a schedule, or completes a pending recurring task, reads the task (with
 its owner's zone), plans the result (todo_api/models/time.py) and writes it with one statement
