@@ -18,7 +18,15 @@
 -- is not one of the caller's lists.
 WITH matching AS [[materialized]] (
     SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-        , t.list_id
+         , t.list_id
+         , t.due_time
+         , t.time_zone
+         , t.due_at
+         , t.recurrence
+         , t.recurrence_basis
+         , t.occurrence
+         , t.last_completed_at
+         , t.reminders
     FROM tasks AS t
     WHERE t.user_id = :user_id
       AND [[in_list]]
@@ -29,7 +37,9 @@ WITH matching AS [[materialized]] (
       AND (:due_after::text IS NULL OR t.due_date >= :due_after::text::date)
       AND (:due_before::text IS NULL OR t.due_date <= :due_before::text::date)
       AND (:overdue::boolean IS NULL
-           OR COALESCE(NOT t.completed AND t.due_date < :today::text::date, false) = :overdue::boolean)
+           OR COALESCE(NOT t.completed AND CASE WHEN t.due_at IS NULL THEN t.due_date < :today::text::date
+                                                ELSE t.due_at < :now::timestamptz END, false)
+              = :overdue::boolean)
 )
 SELECT u.is_active, {{caller}} AS may_act,
        (:list_id::bigint IS NULL
