@@ -122,11 +122,25 @@ def seed(url: str) -> tuple[str, list[int]]:
     return user_id, [t[0] for t in tasks]
 
 
-async def measure(urls: dict[str, str], rounds: int, count: int) -> dict[str, dict[str, float]]:
-    """Median microseconds per statement, by statement and side."""
+def cpu_ns(pid: int) -> int | None:
+    """The CPU time a local process has used so far, in nanoseconds (None: not on this machine)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def measure(
+    urls: dict[str, str], rounds: int, count: int
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Median microseconds per statement, by statement and side: wall time, server CPU time."""
     seeded = {side: seed(url) for side, url in urls.items()}
     conns = {side: await asyncpg.connect(url) for side, url in urls.items()}
+    pids = {side: await conn.fetchval("SELECT pg_backend_pid()") for side, conn in conns.items()}
     times: dict[str, dict[str, list[float]]] = {
+        name: {side: [] for side in urls} for name in STATEMENTS
+    }
+    cpu: dict[str, dict[str, list[float]]] = {
         name: {side: [] for side in urls} for name in STATEMENTS
     }
     try:
@@ -136,17 +150,24 @@ async def measure(urls: dict[str, str], rounds: int, count: int) -> dict[str, di
                 for side in sides:
                     user_id, tasks = seeded[side]
                     conn = conns[side]
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), cpu_ns(pids[side])
                     for n in range(count):
                         await conn.fetch(*statement(user_id, tasks, n))
                     times[name][side].append((time.perf_counter() - started) / count * 1e6)
+                    cpu_done = cpu_ns(pids[side])
+                    if cpu_started is not None and cpu_done is not None:
+                        cpu[name][side].append((cpu_done - cpu_started) / count / 1000)
     finally:
         for conn in conns.values():
             await conn.close()
-    return {
-        name: {side: statistics.median(t) for side, t in by_side.items()}
-        for name, by_side in times.items()
-    }
+
+    def medians(values: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+        return {
+            name: {side: statistics.median(t) if t else float("nan") for side, t in by_side.items()}
+            for name, by_side in values.items()
+        }
+
+    return medians(times), medians(cpu)
 
 
 def main() -> None:
@@ -167,12 +188,21 @@ def main() -> None:
     ):
         migrate_until(before, args.before)
         apply_migrations(after)
-        result = asyncio.run(measure({"before": before, "after": after}, args.rounds, args.count))
+        wall, cpu = asyncio.run(
+            measure({"before": before, "after": after}, args.rounds, args.count)
+        )
     print(f"µs per statement (median of {args.rounds} rounds of {args.count}), one connection:")
-    print(f"| statement | up to {args.before} | {migrations[-1]} | after / before |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, t in result.items():
-        print(f"| {name} | {t['before']:.0f} | {t['after']:.0f} | {t['after'] / t['before']:.2f} |")
+    print(
+        f"| statement | wall, up to {args.before} | wall, {migrations[-1]} | after / before "
+        "| server CPU, before | server CPU, after | after / before |"
+    )
+    print("| --- |" + " ---: |" * 6)
+    for name, t in wall.items():
+        c = cpu[name]
+        print(
+            f"| {name} | {t['before']:.0f} | {t['after']:.0f} | {t['after'] / t['before']:.2f} "
+            f"| {c['before']:.0f} | {c['after']:.0f} | {c['after'] / c['before']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
