@@ -36,6 +36,12 @@ HEADERS: Final[dict[str, dict[str, Any]]] = {
         "description": "Rows matching the filters, across all pages.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "X-Total-Count-Exact": {
+        "description": "`false` when the count stopped at 10,000 (a list filtered by `q`, "
+        "`due_before`, `due_after` or `overdue` that more tasks match; X-Total-Count is then "
+        "10000); absent when X-Total-Count is exact.",
+        "schema": {"type": "string", "enum": ["false"]},
+    },
     "WWW-Authenticate": {
         "description": '`Bearer`, with `error="invalid_token"` when a token was sent.',
         "schema": {"type": "string"},

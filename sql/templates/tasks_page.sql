@@ -10,7 +10,8 @@
 -- parameter.
 -- The total: with no filter but status and at most one tag (:from_counts), it is read from
 -- task_counts (migrations/0006), which agrees exactly with the tasks this snapshot sees;
--- otherwise the matching rows are counted. The subquery CASE does not take is never run.
+-- otherwise the matching rows are counted, up to :count_limit of them (NULL: all; db/tasks.py,
+-- COUNT_LIMIT, says which filters may stop early). The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
 -- such user, may_act false that the caller rule refused them.
 WITH matching AS [[materialized]] (
@@ -34,7 +35,9 @@ SELECT u.is_active, {{caller}} AS may_act,
            FROM (SELECT) AS one
            LEFT JOIN task_counts AS c
              ON c.user_id = :user_id AND c.tag = COALESCE((:tags::text[])[1], '')
-       ) ELSE (SELECT count(*) FROM matching) END AS total,
+       ) ELSE (
+           SELECT count(*) FROM (SELECT FROM matching LIMIT :count_limit::bigint) AS counted
+       ) END AS total,
        page.*
 FROM (SELECT) AS one
 LEFT JOIN users AS u ON u.id = :user_id

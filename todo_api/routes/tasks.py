@@ -157,7 +157,7 @@ async def create_task(request: Request) -> Response:
             "A page of tasks.",
             TaskOut,
             many=True,
-            headers=("X-Total-Count", "Link", "ETag"),
+            headers=("X-Total-Count", "X-Total-Count-Exact", "Link", "ETag"),
         ),
         Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
@@ -197,6 +197,8 @@ async def list_tasks(request: Request) -> Response:
     page = await tasks.list_tasks(svc.db, caller, filters, request_page)
     refuse_user(page.owner)
     headers = {"X-Total-Count": str(page.total)}
+    if not page.exact:
+        headers["X-Total-Count-Exact"] = "false"
     if page.has_more:
         last = page.rows[-1]
         key = tasks.cursor_key(params.sort, last)
