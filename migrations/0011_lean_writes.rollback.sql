@@ -1,3 +1,4 @@
+DROP INDEX tasks_user_pending_due_idx;
 -- The SQL function of 0003 again.
 CREATE OR REPLACE FUNCTION task_tags_valid(tags text[]) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$

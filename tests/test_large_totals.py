@@ -62,6 +62,22 @@ async def test_a_bounded_filter_with_at_most_ten_thousand_matches_counts_exactly
     assert "x-total-count-exact" not in r.headers
 
 
+@pytest.mark.parametrize(
+    "query", ["overdue=true", "overdue=true&status=pending", "overdue=true&tz=Pacific/Kiritimati"]
+)
+async def test_more_than_ten_thousand_overdue_tasks_are_counted_to_ten_thousand(
+    client: httpx.AsyncClient, many: User, db: asyncpg.Connection, query: str
+) -> None:
+    await db.execute(
+        "INSERT INTO tasks (user_id, title, due_date) VALUES ($1, 'late', '1999-01-01')", many.id
+    )
+    assert await total(client, many, query) == ("10000", "false")
+    r = await client.get(f"{many.tasks}?{query}&q=late", headers=many.headers)
+    assert r.headers["x-total-count"] == "1" and [t["title"] for t in r.json()] == ["late"]
+    r = await client.get(f"{many.tasks}?overdue=true&status=completed", headers=many.headers)
+    assert r.headers["x-total-count"] == "0" and "x-total-count-exact" not in r.headers
+
+
 @pytest.mark.parametrize("query", ["", "status=all", "priority=none", "sort=due"])
 async def test_filters_without_a_bound_count_every_match(
     client: httpx.AsyncClient, many: User, query: str

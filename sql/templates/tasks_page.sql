@@ -10,6 +10,8 @@
 -- parameter.
 -- The total: with no filter but status and at most one tag (:from_counts), it is read from
 -- task_counts (migrations/0006), which agrees exactly with the tasks this snapshot sees;
+-- with `overdue=true` alone (:overdue_count), the same condition spelt so that a generic plan
+-- counts from the partial index of pending due tasks alone (migrations/0011), never the table;
 -- otherwise the matching rows are counted, up to :count_limit of them (NULL: all; db/tasks.py,
 -- COUNT_LIMIT, says which filters may stop early). The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
@@ -35,6 +37,12 @@ SELECT u.is_active, {{caller}} AS may_act,
            FROM (SELECT) AS one
            LEFT JOIN task_counts AS c
              ON c.user_id = :user_id AND c.tag = COALESCE((:tags::text[])[1], '')
+       ) WHEN :overdue_count::boolean THEN (
+           SELECT count(*) FROM (
+               SELECT FROM tasks AS o
+               WHERE o.user_id = :user_id AND NOT o.completed AND o.due_date < :today::text::date
+               LIMIT :count_limit::bigint
+           ) AS counted
        ) ELSE (
            SELECT count(*) FROM (SELECT FROM matching LIMIT :count_limit::bigint) AS counted
        ) END AS total,

@@ -182,6 +182,20 @@ class Filters:
         )
 
     @property
+    def only_overdue(self) -> bool:
+        """Whether the list keeps just the overdue tasks (overdue=true, and at most
+        status=pending, which it implies): counted from an index alone (migrations/0011)."""
+        return (
+            self.overdue is True
+            and self.completed is not True
+            and not self.search
+            and not self.tags
+            and not self.priorities
+            and self.due_after is None
+            and self.due_before is None
+        )
+
+    @property
     def bounded(self) -> bool:
         """Whether the count may stop at COUNT_LIMIT: filtered by `q`, a due date or `overdue`."""
         return (
@@ -347,6 +361,7 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
     return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search)](
         **caller.params,
         from_counts=filters.counted,
+        overdue_count=filters.only_overdue,
         count_limit=COUNT_LIMIT + 1 if filters.bounded else None,
         completed=filters.completed,
         pattern=like_pattern(filters.search) if filters.search else None,
