@@ -1,17 +1,23 @@
 """Migration 0011 (issue 23) makes the write path cheaper without changing a rule: the tags rule
 in PL/pgSQL accepts exactly the arrays the SQL function of 0003 accepted (checked side by side
-in the same database, for hypothesis-generated arrays and the shapes a client cannot send)."""
+in the same database, for hypothesis-generated arrays and the shapes a client cannot send); a
+clear-completed that has nothing to delete takes no lock (so never waits behind the user's
+writes), and one that has still does."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
+import httpx
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import User, create_task
 from tests.test_schema_rules import EDGES
 from todo_api.testing import ROOT
 
@@ -69,3 +75,36 @@ def test_the_tags_rule_agrees_on_shapes_no_client_sends(
     conn: psycopg.Connection[Any], literal: str
 ) -> None:
     agree(conn, literal)
+
+
+@pytest.mark.anyio
+async def test_a_clear_with_nothing_completed_neither_waits_for_nor_takes_the_users_lock(
+    client: httpx.AsyncClient, user: User, database_url: str
+) -> None:
+    """While another transaction holds the user's row (as a write of theirs does until it
+    commits), a clear that finds nothing completed answers at once; one that finds a completed
+    task waits for it, as every write that numbers changes must."""
+    await create_task(client, user, title="pending")
+    holder = await asyncpg.connect(database_url)
+    try:
+        lock = holder.transaction()
+        await lock.start()
+        await holder.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user.id)
+        clear = client.post(f"{user.tasks}/clear-completed", headers=user.headers)
+        r = await asyncio.wait_for(clear, 10)
+        assert r.status_code == 200 and r.json() == {"deleted": 0}
+        await lock.rollback()
+        await create_task(client, user, title="done", completed=True)
+        lock = holder.transaction()
+        await lock.start()
+        await holder.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user.id)
+        waiting = asyncio.ensure_future(
+            client.post(f"{user.tasks}/clear-completed", headers=user.headers)
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # behind the lock
+        await lock.rollback()
+        r = await asyncio.wait_for(waiting, 10)
+        assert r.status_code == 200 and r.json() == {"deleted": 1}
+    finally:
+        await holder.close()
