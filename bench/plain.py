@@ -7,24 +7,21 @@ shows what the Python layer costs, this one shows what the whole design costs, d
 included.
 
 Run by the benchmark as `uvicorn bench.plain:app`, with DATABASE_URL set; its tables are made
-by `create_tables` (bench/__main__.py seeds and restores them with the service's tasks)."""
+from TABLES by bench/__main__.py, which fills them again from the seed before each load run."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from bench.floor import floor_app
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 
@@ -201,30 +198,4 @@ async def refresh(request: Request) -> Response:
     )
 
 
-async def health(request: Request) -> Response:
-    """What the benchmark waits for before it starts (todo_api.testing.Server)."""
-    return Response()
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    global pool
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
-    yield
-    await pool.close()
-
-
-app = Starlette(
-    routes=[
-        Route("/api/auth/refresh", refresh, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/api/{user_id}/tags", tags, methods=["GET"]),
-        Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
-        Route("/api/{user_id}/tasks/clear-completed", clear_completed, methods=["POST"]),
-        Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
-        Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
-        Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
-        Route("/api/{user_id}/tasks/{task_id}/move", move, methods=["POST"]),
-    ],
-    lifespan=lifespan,
-)
+app = floor_app(sys.modules[__name__])
