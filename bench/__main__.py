@@ -411,6 +411,7 @@ def main() -> int:
     contention: dict[str, Any] = {}
     cost: dict[str, Any] = {}
     stages: dict[str, Any] = {}
+    broken: list[str] = []
     with (
         throwaway_server(configured, folder) as server_url,
         fresh_database(server_url, "todo_bench") as url,
@@ -426,34 +427,38 @@ def main() -> int:
             "MIGRATE_ON_START": "false",
             "BCRYPT_ROUNDS": "12",  # the default, which testing.Server lowers for the tests
         }
-        for workers in [int(w) for w in args.workers.split(",")]:
-            floor_env = {"DATABASE_URL": url, "JWT_SECRET": SECRET}
-            with (
-                serving(app_command(workers), app_env) as app,
-                serving(floor_command(workers), floor_env) as floor,
-                serving(floor_command(workers, plain=True), floor_env) as plain_floor,
-            ):
-                for workload in workloads:
-                    targets = [("plain", plain_floor), ("floor", floor)]
-                    targets = targets if WORKLOADS[workload].floor else []
-                    for _, server in [*targets, ("todo-api", app)]:
-                        bench.probe(server, workload)
-                    # Logins are measured with 8 clients, as the target for them says.
-                    connections = LOGIN_CLIENTS if workload == "login" else None
-                    for target, server in targets:
-                        rows.append(bench.measure(server, target, workload, workers))
-                    rows.append(bench.measure(app, "todo-api", workload, workers, connections))
-                    print(
-                        f"  {workers} worker(s) {workload}: {rows[-1].requests_per_s:,.0f} req/s",
-                        flush=True,
-                    )
-                if workers == 1 and "login" in workloads:
-                    contention = login_contention(bench, app)
-            if workers == 1:
-                measured = [w for w in METRICS_WORKLOADS if w in workloads]
-                cost = metrics_cost(bench, app_env, measured) if measured else {}
+        # A load run that breaks (the server refused a connection, a process died) ends the
+        # measuring, not the report: what was measured is still printed and kept.
+        try:
+            for workers in [int(w) for w in args.workers.split(",")]:
+                floor_env = {"DATABASE_URL": url, "JWT_SECRET": SECRET}
+                with (
+                    serving(app_command(workers), app_env) as app,
+                    serving(floor_command(workers), floor_env) as floor,
+                    serving(floor_command(workers, plain=True), floor_env) as plain_floor,
+                ):
+                    for workload in workloads:
+                        targets = [("plain", plain_floor), ("floor", floor)]
+                        targets = targets if WORKLOADS[workload].floor else []
+                        for _, server in [*targets, ("todo-api", app)]:
+                            bench.probe(server, workload)
+                        # Logins are measured with 8 clients, as the target for them says.
+                        connections = LOGIN_CLIENTS if workload == "login" else None
+                        for target, server in targets:
+                            rows.append(bench.measure(server, target, workload, workers))
+                        rows.append(bench.measure(app, "todo-api", workload, workers, connections))
+                        done = f"{rows[-1].requests_per_s:,.0f} req/s"
+                        print(f"  {workers} worker(s) {workload}: {done}", flush=True)
+                    if workers == 1 and "login" in workloads:
+                        contention = login_contention(bench, app)
+                if workers == 1:
+                    measured = [w for w in METRICS_WORKLOADS if w in workloads]
+                    cost = metrics_cost(bench, app_env, measured) if measured else {}
+        except Exception as exc:
+            broken.append(f"the load runs stopped: {type(exc).__name__}: {exc}")
+            print(f"FAILED: {broken[-1]}", file=sys.stderr, flush=True)
         for name, stage in LATER_STAGES:
-            if name in args.stages:
+            if name in args.stages and not broken:
                 print(f"stage {name}:", flush=True)
                 stages[name] = stage(server_url, folder, args.quick)
 
@@ -490,6 +495,7 @@ def main() -> int:
     print(f"\nresults: {out.relative_to(ROOT)}")
     shutil.rmtree(folder, ignore_errors=True)
     failed = failures(rows) + [f"stage {name} failed" for name, s in stages.items() if not s["ok"]]
+    failed += broken
     for line in failed:
         print(f"FAILED: {line}", file=sys.stderr)
     return 1 if failed else 0
