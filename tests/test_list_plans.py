@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from todo_api.db.tasks import ORDERS, PAGES, SORTS, Search, cursor_key, like_pattern
+from todo_api.db.tasks import COUNT_LIMIT, ORDERS, PAGES, SORTS, Search, cursor_key, like_pattern
 
 pytestmark = pytest.mark.anyio
 
@@ -82,6 +82,11 @@ def arguments(
         "limit": 101,
         # As todo_api.db.tasks.Filters.counted decides: status and at most one tag.
         "from_counts": set(values) <= {"completed", "tags"} and len(values.get("tags", [])) <= 1,
+        # As Filters.only_overdue and Filters.bounded decide.
+        "overdue_count": values.get("overdue") is True and set(values) <= {"overdue", "today"},
+        "count_limit": COUNT_LIMIT + 1
+        if {"pattern", "due_after", "due_before", "overdue"} & set(values)
+        else None,
         "after_key": key.isoformat() if isinstance(key, date) else key,
         "after_id": last_id,
         **values,

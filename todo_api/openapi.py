@@ -57,6 +57,10 @@ HEADERS: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
+# Response headers sent only sometimes (the last page has no Link; an exact count no
+# X-Total-Count-Exact): documented, never required.
+SOMETIMES: Final = frozenset({"Link", "X-Total-Count-Exact"})
+
 # Optional request headers an operation may read, described in its text.
 REQUEST_HEADERS: Final[dict[str, dict[str, Any]]] = {
     "If-Match": {
@@ -253,7 +257,9 @@ def _responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     for reply in op.replies:
         response: dict[str, Any] = {
             "description": reply.description,
-            "headers": _headers(reply.headers, required=[h for h in reply.headers if h != "Link"]),
+            "headers": _headers(
+                reply.headers, required=[h for h in reply.headers if h not in SOMETIMES]
+            ),
         }
         if reply.model is not None:
             schema = schemas.ref(reply.model)
