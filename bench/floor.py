@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -240,25 +242,33 @@ async def health(request: Request) -> Response:
     return Response()
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    global pool
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
-    yield
-    await pool.close()
+def floor_app(handlers: ModuleType) -> Starlette:
+    """A floor's app: the routes the workloads use, each served by the function of that name in
+    `handlers` (this module, or bench/plain.py), whose global `pool` the lifespan opens."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        handlers.pool = await asyncpg.create_pool(
+            os.environ["DATABASE_URL"], min_size=1, max_size=10
+        )
+        yield
+        await handlers.pool.close()
+
+    h = handlers
+    return Starlette(
+        routes=[
+            Route("/api/auth/refresh", h.refresh, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/api/{user_id}/tags", h.tags, methods=["GET"]),
+            Route("/api/{user_id}/tasks/changes", h.changes, methods=["GET"]),
+            Route("/api/{user_id}/tasks/clear-completed", h.clear_completed, methods=["POST"]),
+            Route("/api/{user_id}/tasks", h.tasks, methods=["GET", "POST"]),
+            Route("/api/{user_id}/tasks/{task_id}", h.task, methods=["GET", "PUT"]),
+            Route("/api/{user_id}/tasks/{task_id}/complete", h.complete, methods=["PATCH"]),
+            Route("/api/{user_id}/tasks/{task_id}/move", h.move, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
 
 
-app = Starlette(
-    routes=[
-        Route("/api/auth/refresh", refresh, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/api/{user_id}/tags", tags, methods=["GET"]),
-        Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
-        Route("/api/{user_id}/tasks/clear-completed", clear_completed, methods=["POST"]),
-        Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
-        Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
-        Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
-        Route("/api/{user_id}/tasks/{task_id}/move", move, methods=["POST"]),
-    ],
-    lifespan=lifespan,
-)
+app = floor_app(sys.modules[__name__])

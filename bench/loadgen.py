@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 
-from bench.workloads import LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE
+from bench.workloads import LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE, WORKLOADS
 
 Request = tuple[str, str, dict[str, str], Any]  # method, path, headers, JSON body (or None)
 
 
 def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
     """One request of the workload, as bench/workloads.py's Lua script for it makes them."""
+    workload = workload.removesuffix("_one_user")
     auth = {"Authorization": f"Bearer {u['token']}"}
     base = f"/api/{u['id']}/tasks"
     if workload in LISTS:
@@ -87,7 +88,8 @@ async def run(
         async def loop() -> None:
             nonlocal non2xx, errors
             while time.monotonic() < deadline:
-                method, path, headers, body = request_for(workload, random.choice(users), chain)
+                user = users[0] if WORKLOADS[workload].one_user else random.choice(users)
+                method, path, headers, body = request_for(workload, user, chain)
                 started = time.perf_counter()
                 try:
                     r = await client.request(method, path, headers=headers, json=body)

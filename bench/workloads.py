@@ -52,8 +52,13 @@ class Workload:
     refusals_allowed: bool = False
     tasks: bool = True
     recurring: bool = False  # the run starts with every seeded task pending and recurring
+    one_user: bool = False  # every request for the first seeded user: their clients at once
 
 
+_TOGGLE = (
+    'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+    "auth(u), nil)"
+)
 _CREATE = 'send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')'
 # Issue 19: the same writes with the time fields, to compare with create, update and toggle: a
 # task due at a time (in the owner's zone), recurring, with a reminder; a due time and reminder
@@ -93,10 +98,7 @@ WORKLOADS: dict[str, Workload] = {
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
         """'{"title": "renamed ' .. math.random(1000000) .. '"}')"""
     ),
-    "toggle": Workload(
-        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
-        "auth(u), nil)"
-    ),
+    "toggle": Workload(_TOGGLE),
     # A random task of the user's put right after another random task of theirs.
     "move": Workload(
         "local i = math.random(#u.tasks); local j = math.random(#u.tasks - 1); "
@@ -121,6 +123,9 @@ WORKLOADS: dict[str, Workload] = {
         floor=False,
         recurring=True,
     ),
+    # One user's 32 clients writing at once (a user's writes share their row lock and counts).
+    "create_one_user": Workload(f"local h = auth(u); return {_CREATE}", status=201, one_user=True),
+    "toggle_one_user": Workload(_TOGGLE, one_user=True),
     # Every create with a fresh Idempotency-Key, as a careful client sends them.
     "idempotent_create": Workload(
         'local h = auth(u); h["Idempotency-Key"] = math.random(1000000000) .. "-" .. '
@@ -182,7 +187,7 @@ local function send(method, path, headers, body)
   return wrk.format(method, path, headers, body)
 end
 request = function()
-  local u = pick(users)
+  local u = %(user)s
   %(request)s
 end
 done = function(summary, latency, requests)
@@ -227,7 +232,8 @@ def write_scripts(folder: Path, users: list[SeededUser]) -> dict[str, Path]:
     scripts = {}
     for name, workload in WORKLOADS.items():
         path = folder / f"{name}.lua"
-        text = _PRELUDE % {"users": table, "request": workload.lua}
+        user = "users[1]" if workload.one_user else "pick(users)"
+        text = _PRELUDE % {"users": table, "request": workload.lua, "user": user}
         if name == "refresh":  # the next token of the chain comes back in the response
             text += (
                 "response = function(status, headers, body)\n"

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from todo_api.db.tasks import ORDERS, PAGES, SORTS, Search, cursor_key, like_pattern
+from todo_api.db.tasks import COUNT_LIMIT, ORDERS, PAGES, SORTS, Search, cursor_key, like_pattern
 
 pytestmark = pytest.mark.anyio
 
@@ -119,6 +119,13 @@ def arguments(
         # a list).
         "from_counts": set(values) <= {"completed", "tags"}
         and len(values.get("tags", [])) <= (0 if list_id else 1),
+        # As Filters.only_overdue and Filters.bounded decide.
+        "overdue_count": values.get("overdue") is True
+        and set(values) <= {"overdue", "today", "now"}
+        and not list_id,
+        "count_limit": COUNT_LIMIT + 1
+        if {"pattern", "due_after", "due_before", "overdue"} & set(values)
+        else None,
         "after_key": key.isoformat() if isinstance(key, date) else key,
         "after_id": last_id,
         "after_then": then.isoformat() if isinstance(then, datetime) else None,

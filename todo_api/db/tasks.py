@@ -219,6 +219,12 @@ def _list_checked() -> Iterator[None]:
         raise ListNotFound from None
 
 
+# Where the count of a list filtered by `q`, `due_before`, `due_after` or `overdue` stops
+# (../shared/API.md, "Totals of large filtered lists"): such a count reads every match, and past
+# this many a client learns no more from the exact figure than from "10,000 or more".
+COUNT_LIMIT: Final = 10_000
+
+
 @dataclass(frozen=True)
 class Page:
     owner: UserStatus
@@ -226,6 +232,7 @@ class Page:
     total: int
     rows: list[asyncpg.Record]
     has_more: bool
+    exact: bool = True  # False: more than `total` (COUNT_LIMIT) rows match
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,32 @@ class Filters:
             and self.due_after is None
             and self.due_before is None
             and self.overdue is None
+        )
+
+    @property
+    def only_overdue(self) -> bool:
+        """Whether the list keeps just the overdue tasks (overdue=true, and at most
+        status=pending, which it implies; no list): counted from an index alone (migrations/0011).
+        """
+        return (
+            self.overdue is True
+            and self.list_id is None
+            and self.completed is not True
+            and not self.search
+            and not self.tags
+            and not self.priorities
+            and self.due_after is None
+            and self.due_before is None
+        )
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the count may stop at COUNT_LIMIT: filtered by `q`, a due date or `overdue`."""
+        return (
+            bool(self.search)
+            or self.due_after is not None
+            or self.due_before is not None
+            or self.overdue is not None
         )
 
 
@@ -454,6 +487,8 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
     return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search), in_list](
         **caller.params,
         from_counts=filters.counted,
+        overdue_count=filters.only_overdue,
+        count_limit=COUNT_LIMIT + 1 if filters.bounded else None,
         completed=filters.completed,
         list_id=filters.list_id,
         pattern=like_pattern(filters.search) if filters.search else None,
@@ -472,17 +507,20 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
 
 
 async def list_tasks(db: Runner, caller: Caller, filters: Filters, page: PageRequest) -> Page:
-    """One keyset page, and how many rows match the filters in all."""
+    """One keyset page, and how many rows match the filters in all (at most COUNT_LIMIT, then
+    not exact, for the filters whose count may stop there)."""
     statement = page_statement(caller, filters, page)
     records = await db.fetch(*statement)
     head = records[0]
     rows = [r for r in records if r["id"] is not None]
+    total = head["total"]
     return Page(
         owner=status_of(head["is_active"], head["may_act"]),
         list_known=head["list_known"],
-        total=head["total"],
+        total=min(total, COUNT_LIMIT) if filters.bounded else total,
         rows=rows[: page.limit],
         has_more=len(rows) > page.limit,
+        exact=not filters.bounded or total <= COUNT_LIMIT,
     )
 
 

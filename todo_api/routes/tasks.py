@@ -203,7 +203,7 @@ async def create_task(request: Request) -> Response:
             "A page of tasks.",
             TaskOut,
             many=True,
-            headers=("X-Total-Count", "Link", "ETag"),
+            headers=("X-Total-Count", "X-Total-Count-Exact", "Link", "ETag"),
         ),
         Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
@@ -252,6 +252,8 @@ async def list_tasks(request: Request) -> Response:
     if not page.list_known:
         raise _list_refused("query", params.list_id)
     headers = {"X-Total-Count": str(page.total)}
+    if not page.exact:
+        headers["X-Total-Count-Exact"] = "false"
     if page.has_more:
         last = page.rows[-1]
         key = tasks.cursor_key(params.sort, last)
