@@ -2,6 +2,7 @@
 -- Back to one manual order per user: a user with several lists gets positions in the order
 -- of their lists, then of the tasks within each (as 0003 numbered them: 'a', four base-62
 -- digits of the rank, 'V'); a user with one list keeps every position.
+DROP STATISTICS IF EXISTS tasks_user_list_stats;
 ALTER TABLE tasks DROP CONSTRAINT tasks_user_list_position_key;
 WITH ranked AS (
     SELECT t.id, row_number() OVER (

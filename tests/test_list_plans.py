@@ -168,8 +168,10 @@ async def test_no_list_query_scans_the_whole_table(
                     plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *params))
                     assert "Seq Scan on tasks" not in plan, (sort, order, filter_name, plan)
                     if in_list and sort == "position" and filter_name in ("none", "status"):
-                        # The list's manual order comes from its index, already in order.
+                        # The list is found by its index; a big list's manual order comes from
+                        # it already in order (a list of 25 tasks may be sorted: that is cheaper).
                         assert "tasks_user_list_position_key" in plan, plan
-                        assert "Sort" not in plan, plan
+                        if list_name == "big list":
+                            assert "Sort" not in plan, plan
     finally:
         await conn.execute("RESET plan_cache_mode")
