@@ -23,6 +23,7 @@ from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
 from todo_api.dispatch import method_route
+from todo_api.event_hub import EventHub
 from todo_api.handlers import EXCEPTION_HANDLERS, database_unavailable
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
@@ -35,7 +36,8 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
-from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.reminder_firing import firing
+from todo_api.routes import auth, docs, events, health, sync, tasks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -60,6 +62,8 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    Route("/api/{user_id}/events", events.event_stream, methods=["GET"]),
+    Route("/api/{user_id}/events/tickets", events.create_ticket, methods=["POST"]),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
@@ -125,12 +129,14 @@ def create_app(settings: Settings) -> ASGIApp:
         hasher = PasswordHasher(
             settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_wait_seconds
         )
+        hub = EventHub(db)
         app.state.services = Services(
             settings=settings,
             db=db,
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
             sync_tokens=SyncTokens(settings.jwt_secret, settings.sync_history_days),
+            events=hub,
         )
         if issuer is not None:
             await issuer.start()
@@ -141,7 +147,7 @@ def create_app(settings: Settings) -> ASGIApp:
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
         try:
-            async with publishing:
+            async with publishing, hub.running(), firing(db):
                 yield
         finally:
             access_log.flush()

@@ -18,6 +18,7 @@ ALLOWED_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    "Last-Event-ID",
 )
 EXPOSED_HEADERS = (
     "Link",
