@@ -31,39 +31,45 @@ class Stream:
         self.response = response
         self._lines = response.aiter_lines()
 
+    async def _next(self) -> Event | None:
+        fields: dict[str, str] = {}
+        data: list[str] = []
+        async for line in self._lines:
+            if line == "":
+                if data or fields:
+                    kind = fields.get("event", "message")
+                    return Event(kind, "\n".join(data), fields.get("id"))
+                continue
+            if line.startswith(":"):
+                return Event("comment", line[1:].strip(), None)
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            else:
+                fields[name] = value
+        return None
+
     async def next(self, wait: float = 10) -> Event | None:
-        """The next event or comment; None when the server ended the stream."""
+        """The next event or comment within `wait` seconds (else TimeoutError); None when the
+        server ended the stream."""
         async with asyncio.timeout(wait):
-            fields: dict[str, str] = {}
-            data: list[str] = []
-            async for line in self._lines:
-                if line == "":
-                    if data or fields:
-                        kind = fields.get("event", "message")
-                        return Event(kind, "\n".join(data), fields.get("id"))
-                    continue
-                if line.startswith(":"):
-                    return Event("comment", line[1:].strip(), None)
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "data":
-                    data.append(value)
-                else:
-                    fields[name] = value
-            return None
+            return await self._next()
 
     async def next_event(self, wait: float = 10) -> Event | None:
-        """The next event, comments skipped; None when the stream ended."""
-        while True:
-            event = await self.next(wait)
-            if event is None or event.event != "comment":
-                return event
+        """The next event within `wait` seconds, comments skipped; None when the stream ended."""
+        async with asyncio.timeout(wait):
+            while True:
+                event = await self._next()
+                if event is None or event.event != "comment":
+                    return event
 
     async def ended(self, wait: float) -> bool:
         """Whether the server ends the stream within `wait` seconds (skipping what comes first)."""
         try:
-            while await self.next(wait) is not None:
-                pass
+            async with asyncio.timeout(wait):
+                while await self._next() is not None:
+                    pass
         except TimeoutError:
             return False
         return True
