@@ -5,6 +5,7 @@ per-user limit, streams that end with their session, and a shutdown no stream ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -212,19 +213,28 @@ async def test_one_stream_over_the_limit_gets_429_and_a_closed_one_frees_its_pla
     http: httpx.AsyncClient,
 ) -> None:
     user = await register(http)
-    async with open_stream(http, events_url(user), user.headers) as first:
-        assert first.response.status_code == 200
-        opened = [
-            await open_stream(http, events_url(user), user.headers).__aenter__()
-            for _ in range(MAX_STREAMS - 1)
-        ]
-        assert all(s.response.status_code == 200 for s in opened)
+    async with contextlib.AsyncExitStack() as open_ones:
+        for _ in range(MAX_STREAMS):
+            stream = await open_ones.enter_async_context(
+                open_stream(http, events_url(user), user.headers)
+            )
+            assert stream.response.status_code == 200
         async with open_stream(http, events_url(user), user.headers) as refused:
             assert_problem(refused.response, 429)
             assert int(refused.response.headers["retry-after"]) >= 1
-        for stream in opened:
-            await stream.response.aclose()
-        await asyncio.sleep(0.2)  # the server sees the clients go
+        # Each stays open (a ping every heartbeat) while one more is refused.
+        assert await stream.next(wait=HEARTBEAT * 5) is not None
+        async with open_stream(http, events_url(user), user.headers) as refused:
+            assert_problem(refused.response, 429)
+        await stream.response.aclose()
+        # The server sees that client go and frees its place.
+        for _ in range(50):
+            async with open_stream(http, events_url(user), user.headers) as again:
+                if again.response.status_code == 200:
+                    break
+                assert_problem(again.response, 429)
+            await asyncio.sleep(0.1)
+        assert again.response.status_code == 200
         for _ in range(50):
             async with open_stream(http, events_url(user), user.headers) as again:
                 if again.response.status_code == 200:
@@ -235,14 +245,15 @@ async def test_one_stream_over_the_limit_gets_429_and_a_closed_one_frees_its_pla
 
 async def test_the_limit_holds_for_streams_opened_at_once(http: httpx.AsyncClient) -> None:
     user = await register(http)
-    streams = [open_stream(http, events_url(user), user.headers) for _ in range(MAX_STREAMS + 4)]
-    opened: list[Stream] = list(await asyncio.gather(*(s.__aenter__() for s in streams)))
-    try:
+    async with contextlib.AsyncExitStack() as open_ones:
+        streams = [
+            open_stream(http, events_url(user), user.headers) for _ in range(MAX_STREAMS + 4)
+        ]
+        opened: list[Stream] = list(
+            await asyncio.gather(*(open_ones.enter_async_context(s) for s in streams))
+        )
         statuses = sorted(s.response.status_code for s in opened)
         assert statuses == [200] * MAX_STREAMS + [429] * 4
-    finally:
-        for stream in opened:
-            await stream.response.aclose()
 
 
 async def stream_ends_when(http: httpx.AsyncClient, user: User, action: Any) -> None:
@@ -297,7 +308,7 @@ async def test_a_shutdown_is_not_held_up_by_open_streams(database_url: str) -> N
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
             user = await register(http)
             streams = [open_stream(http, events_url(user), user.headers) for _ in range(3)]
-            opened = [await s.__aenter__() for s in streams]
+            opened = [await s.__aenter__() for s in streams]  # kept open by `streams`
             assert all(s.response.status_code == 200 for s in opened)
             started = time.monotonic()
             server.proc.send_signal(15)

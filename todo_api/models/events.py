@@ -42,6 +42,25 @@ class TicketOut(BaseModel):
     expires_at: datetime
 
 
+# One event, as OpenAPI before 3.2 describes a text/event-stream (and schemathesis reads it).
+EVENT_SCHEMA: Final = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["task", "task.deleted", "reminder"]},
+        "data": {
+            "type": "string",
+            "description": "JSON: the task (`task`), its tombstone (`task.deleted`), or "
+            '`{"task": {...}, "fires_at": "..."}` (`reminder`).',
+        },
+        "id": {
+            "type": "string",
+            "description": "The sync token of the change's place in the feed (not on reminders).",
+        },
+    },
+}
+
+
 def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_UTC_Z)
 

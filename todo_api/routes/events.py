@@ -18,7 +18,7 @@ from todo_api.auth.backend import unauthorized
 from todo_api.caller import Caller
 from todo_api.db import events
 from todo_api.event_stream import EventStream, claim_seconds
-from todo_api.models.events import MEDIA_TYPE, EventsQuery, TicketOut
+from todo_api.models.events import EVENT_SCHEMA, MEDIA_TYPE, EventsQuery, TicketOut
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, validated
 from todo_api.problems import Problem
@@ -87,7 +87,7 @@ def _start(request: Request, params: EventsQuery, user_id: str) -> ReadToken | N
             '(`{"task": {...}, "fires_at": "..."}`, no id) when a reminder fires; a `: ping` '
             "comment every EVENTS_HEARTBEAT_SECONDS when nothing else was sent.",
             media_type=MEDIA_TYPE,
-            schema={"type": "string"},
+            schema=EVENT_SCHEMA,
         ),
     ),
     errors=(410, 422, 429, *AUTHORISED),
