@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
-from tests.conftest import User, create_task, register
+from tests.conftest import PREPARED_STATEMENTS, User, create_task, register
 from tests.sse import open_stream
 from tests.test_events import events_url, server_env
 from todo_api.testing import TODO_API, Server
@@ -70,90 +72,87 @@ def start(database_url: str, *args: str) -> Server:
     return server
 
 
-async def test_a_reminder_fires_once_at_its_instant_as_an_event_without_id(
-    database_url: str, db: asyncpg.Connection
-) -> None:
+@pytest.fixture(scope="module")
+def one_worker(database_url: str) -> Iterator[Server]:
     server = start(database_url)
     try:
-        async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
-            user = await register(http)
-            task = await create_task(http, user, title="call mum")
-            async with open_stream(http, events_url(user), user.headers) as stream:
-                instant = (await db_now(db)) + timedelta(seconds=1.5)
-                await set_reminders(db, task["id"], [instant])
-                event = await stream.next_event(wait=20)
-                assert event is not None and event.event == "reminder" and event.id is None
-                assert event.json["fires_at"] == rfc3339(instant)
-                assert event.json["task"]["id"] == task["id"]
-                assert event.json["task"]["title"] == "call mum"
-            await asyncio.sleep(2)  # more looks: none fires it again
-            rows = await fired(db, [task["id"]])
-            assert len(rows) == 1
-            # Not before its instant: the firing transaction started at or after it.
-            assert rows[0]["recorded_at"] >= instant
-            assert (
-                await db.fetchval("SELECT next_reminder_at FROM tasks WHERE id = $1", task["id"])
-                is None
-            )
+        yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+async def http(one_worker: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=one_worker.base, timeout=30) as client:
+        yield client
+
+
+async def test_a_reminder_fires_once_at_its_instant_as_an_event_without_id(
+    http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    user = await register(http)
+    task = await create_task(http, user, title="call mum")
+    async with open_stream(http, events_url(user), user.headers) as stream:
+        instant = (await db_now(db)) + timedelta(seconds=1.5)
+        await set_reminders(db, task["id"], [instant])
+        event = await stream.next_event(wait=20)
+        assert event is not None and event.event == "reminder" and event.id is None
+        assert event.json["fires_at"] == rfc3339(instant)
+        assert event.json["task"]["id"] == task["id"]
+        assert event.json["task"]["title"] == "call mum"
+    await asyncio.sleep(2)  # more looks: none fires it again
+    rows = await fired(db, [task["id"]])
+    assert len(rows) == 1
+    # Not before its instant: the firing transaction started at or after it.
+    assert rows[0]["recorded_at"] >= instant
+    assert await db.fetchval("SELECT next_reminder_at FROM tasks WHERE id = $1", task["id"]) is None
 
 
 async def test_a_tasks_reminders_fire_one_after_another_and_for_each_occurrence(
-    database_url: str, db: asyncpg.Connection
+    http: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    server = start(database_url)
-    try:
-        async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
-            user = await register(http)
-            task = await create_task(http, user)
-            now = await db_now(db)
-            first, second = now + timedelta(seconds=1), now + timedelta(seconds=2)
-            await set_reminders(db, task["id"], [second, first])
+    user = await register(http)
+    task = await create_task(http, user)
+    now = await db_now(db)
+    first, second = now + timedelta(seconds=1), now + timedelta(seconds=2)
+    await set_reminders(db, task["id"], [second, first])
 
-            async def both() -> bool:
-                return len(await fired(db, [task["id"]])) == 2
+    async def both() -> bool:
+        return len(await fired(db, [task["id"]])) == 2
 
-            await wait_until(both)
-            # A recurring task's next occurrence brings its reminders again (as `time`'s
-            # advance sets them): they fire too.
-            third = (await db_now(db)) + timedelta(seconds=1)
-            await set_reminders(db, task["id"], [third])
+    await wait_until(both)
+    # A recurring task's next occurrence brings its reminders again (as `time`'s
+    # advance sets them): they fire too.
+    third = (await db_now(db)) + timedelta(seconds=1)
+    await set_reminders(db, task["id"], [third])
 
-            async def three() -> bool:
-                return len(await fired(db, [task["id"]])) == 3
+    async def three() -> bool:
+        return len(await fired(db, [task["id"]])) == 3
 
-            await wait_until(three)
-            assert [r["fires_at"] for r in await fired(db, [task["id"]])] == [first, second, third]
-    finally:
-        server.kill()
+    await wait_until(three)
+    assert [r["fires_at"] for r in await fired(db, [task["id"]])] == [first, second, third]
 
 
 async def test_completed_and_deleted_tasks_never_fire(
-    database_url: str, db: asyncpg.Connection
+    http: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    server = start(database_url)
-    try:
-        async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
-            user = await register(http)
-            done = await create_task(http, user, completed=True)
-            gone = await create_task(http, user)
-            control = await create_task(http, user)
-            instant = (await db_now(db)) + timedelta(seconds=1)
-            for task in (done, gone, control):
-                await set_reminders(db, task["id"], [instant])
-            assert (
-                await http.delete(f"{user.tasks}/{gone['id']}", headers=user.headers)
-            ).status_code == 204
+    user = await register(http)
+    done = await create_task(http, user, completed=True)
+    gone = await create_task(http, user)
+    control = await create_task(http, user)
+    instant = (await db_now(db)) + timedelta(seconds=1)
+    for task in (done, gone, control):
+        await set_reminders(db, task["id"], [instant])
+    assert (
+        await http.delete(f"{user.tasks}/{gone['id']}", headers=user.headers)
+    ).status_code == 204
 
-            async def control_fired() -> bool:
-                return len(await fired(db, [control["id"]])) == 1
+    async def control_fired() -> bool:
+        return len(await fired(db, [control["id"]])) == 1
 
-            await wait_until(control_fired)
-            await asyncio.sleep(1.5)
-            assert [r["task_id"] for r in await fired(db, [done["id"], gone["id"]])] == []
-    finally:
-        server.kill()
+    await wait_until(control_fired)
+    await asyncio.sleep(1.5)
+    assert [r["task_id"] for r in await fired(db, [done["id"], gone["id"]])] == []
 
 
 async def due_reminders(
@@ -221,9 +220,23 @@ async def test_two_replicas_of_two_workers_fire_each_reminder_once_and_every_str
             replica.kill()
 
 
+def database_ports(server: Server, database_url: str) -> set[int]:
+    """The local ports of the server's connections to the database (its backends' client_port)."""
+    port = urlsplit(database_url).port or 5432
+    root = psutil.Process(server.proc.pid)
+    return {
+        c.laddr.port
+        for process in [root, *root.children(recursive=True)]
+        for c in process.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port
+    }
+
+
 async def test_a_process_killed_in_the_middle_of_a_firing_loses_none_and_fires_none_twice(
     database_url: str, db: asyncpg.Connection
 ) -> None:
+    if not PREPARED_STATEMENTS:
+        pytest.skip("through a pooler, the backends are the pooler's: this server's is not known")
     server = start(database_url)
     try:
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
@@ -235,11 +248,16 @@ async def test_a_process_killed_in_the_middle_of_a_firing_loses_none_and_fires_n
         await holding.start()
         await holder.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", ids[-1])
 
+        ports: list[int] = []
+
         async def firing_waits() -> bool:
+            """This server's firing (not another process's) waits in its transaction."""
+            ports[:] = database_ports(server, database_url)
             waiting = await db.fetchval(
                 """SELECT count(*) FROM pg_stat_activity
-                   WHERE application_name = 'todo-api' AND wait_event_type = 'Lock'
-                     AND query LIKE '%next_reminder_at%'"""
+                   WHERE client_port = ANY($1::int[]) AND wait_event_type = 'Lock'
+                     AND query LIKE '%next_reminder_at%'""",
+                ports,
             )
             return bool(waiting)
 
@@ -248,11 +266,14 @@ async def test_a_process_killed_in_the_middle_of_a_firing_loses_none_and_fires_n
         await holding.rollback()
         await holder.close()
 
-        # The killed firing's transaction never committed: its backend rolls it back.
-        async def backend_gone() -> bool:
-            return not await firing_waits()
+        # The killed firing's transaction never committed: its backend rolls it back and ends.
+        async def backends_gone() -> bool:
+            left = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE client_port = ANY($1::int[])", ports
+            )
+            return left == 0
 
-        await wait_until(backend_gone)
+        await wait_until(backends_gone)
         server = start(database_url)
         await assert_each_fired_once(db, ids)
     finally:
