@@ -140,6 +140,17 @@ async def test_a_foreign_or_old_token_is_refused_before_the_stream_starts(
             assert_problem(stream.response, status)
 
 
+async def test_head_answers_as_the_stream_would_start_and_holds_no_place(
+    http: httpx.AsyncClient,
+) -> None:
+    user = await register(http)
+    for _ in range(MAX_STREAMS + 1):
+        r = await http.head(events_url(user), headers=user.headers)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    r = await http.head(events_url(user))
+    assert r.status_code == 401
+
+
 async def test_an_idle_stream_sends_a_ping_every_heartbeat(http: httpx.AsyncClient) -> None:
     user = await register(http)
     async with open_stream(http, events_url(user), user.headers) as stream:

@@ -76,6 +76,15 @@ class EventStream(Response):
         self.heartbeat = svc.settings.events_heartbeat_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "HEAD":  # what a GET would start with, and no stream
+            try:
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                await self._release()
+            return
         listener = self.hub.join(self.caller.user_id, self.position.change_seq, self.reminder_id)
         hooks: list[Any] | None = scope.get(SHUTDOWN_HOOKS)
         if hooks is not None:
@@ -92,10 +101,13 @@ class EventStream(Response):
             if hooks is not None:
                 with contextlib.suppress(ValueError):
                     hooks.remove(listener.end)
-            try:
-                await events.release_stream(self.svc.db, self.stream_id)
-            except Exception as exc:  # the pool closing at exit, the database gone: it expires
-                log.info("an event stream's claim is left to expire (%s)", type(exc).__name__)
+            await self._release()
+
+    async def _release(self) -> None:
+        try:
+            await events.release_stream(self.svc.db, self.stream_id)
+        except Exception as exc:  # the pool closing at exit, the database gone: it expires
+            log.info("an event stream's claim is left to expire (%s)", type(exc).__name__)
 
     async def _run(self, send: Send, listener: Listener) -> None:
         loop = asyncio.get_running_loop()
