@@ -312,8 +312,10 @@ async def test_a_stream_ends_when_its_session_ends(
     await stream_ends_when(http, user, delete)
 
 
-async def test_a_shutdown_is_not_held_up_by_open_streams(database_url: str) -> None:
-    server = Server(TODO_API, server_env(database_url, EVENTS_HEARTBEAT_SECONDS="60"))
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_a_shutdown_is_not_held_up_by_open_streams(database_url: str, workers: str) -> None:
+    env = server_env(database_url, EVENTS_HEARTBEAT_SECONDS="60")
+    server = Server([*TODO_API, "--workers", workers], env)
     try:
         server.wait_until_up()
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:

@@ -5,6 +5,7 @@ the server's tasks, whichever worker served each write and each stream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -127,3 +128,37 @@ async def test_readers_that_drop_and_resume_end_with_exactly_the_servers_tasks(
         for reader in readers:
             assert reader.resumes > 0
             assert reader.copy == expected
+
+
+async def test_the_limit_and_the_events_hold_across_replicas(database_url: str) -> None:
+    """Two replicas (one of two workers) on one database: the streams of one user count
+    together, and a change written through one reaches a stream on the other."""
+    env = server_env(database_url, EVENTS_MAX_STREAMS="3")
+    replicas = [Server([*TODO_API, "--workers", "2"], env), Server(TODO_API, env)]
+    try:
+        for replica in replicas:
+            replica.wait_until_up()
+        async with (
+            httpx.AsyncClient(base_url=replicas[0].base, timeout=30) as a,
+            httpx.AsyncClient(base_url=replicas[1].base, timeout=30) as b,
+            contextlib.AsyncExitStack() as open_ones,
+        ):
+            user = await register(a)
+            streams = []
+            for client in (a, b, a):
+                stream = await open_ones.enter_async_context(
+                    open_stream(client, events_url(user), user.headers)
+                )
+                assert stream.response.status_code == 200
+                streams.append(stream)
+            for client in (a, b):
+                async with open_stream(client, events_url(user), user.headers) as refused:
+                    assert refused.response.status_code == 429
+            r = await b.post(user.tasks, json={"title": "through b"}, headers=user.headers)
+            assert r.status_code == 201
+            for stream in streams:
+                event = await stream.next_event()
+                assert event is not None and event.json == r.json()
+    finally:
+        for replica in replicas:
+            replica.kill()
