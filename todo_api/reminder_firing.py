@@ -23,7 +23,8 @@ from todo_api.db.pool import Database, DatabaseUnavailable
 from todo_api.models.events import reminder_data
 
 FIRE_SECONDS: Final = 1.0
-BATCH: Final = 200  # tasks' owners per transaction
+# The earliest due tasks looked at per transaction; their owners' due reminders all fire in it.
+BATCH: Final = 200
 PURGE_SECONDS: Final = 600.0  # how often old reminder events are removed
 log = logging.getLogger("todo_api")
 
