@@ -42,6 +42,7 @@ async def fire_due(db: Database) -> int:
 async def _keep_firing(db: Database) -> None:
     purged = 0.0
     while True:
+        await asyncio.sleep(FIRE_SECONDS)  # not at once: a process starting has enough to do
         try:
             await fire_due(db)
             if time.monotonic() - purged > PURGE_SECONDS:
@@ -51,7 +52,6 @@ async def _keep_firing(db: Database) -> None:
             log.warning("reminders: the database is unavailable (%s)", exc)
         except Exception:
             log.exception("reminders: firing failed")
-        await asyncio.sleep(FIRE_SECONDS)
 
 
 @contextlib.asynccontextmanager
