@@ -1,4 +1,5 @@
--- Claim the due reminders of the owners locked by events_fire_lock.sql: each due task's
+-- Claim the due reminders (at most :batch, the earliest) of the owners locked by
+-- events_fire_lock.sql; the rest wait for the next batch. Each claimed task's
 -- next_reminder_at moves on to the earliest `fires_at` of its reminders strictly later than
 -- the one firing now (NULL when none is left). The tasks as they are now come back, with the
 -- instant that fired, except completed ones (they never fire). Its caller (one transaction)
@@ -6,6 +7,8 @@
 WITH due AS (
     SELECT t.id, t.next_reminder_at AS fired_at FROM tasks AS t
     WHERE t.user_id = ANY (:user_ids::text[]) AND t.next_reminder_at <= now()
+    ORDER BY t.next_reminder_at
+    LIMIT :batch
     FOR UPDATE
 ),
 advanced AS (

@@ -23,8 +23,8 @@ from todo_api.db.pool import Database, DatabaseUnavailable
 from todo_api.models.events import reminder_data
 
 FIRE_SECONDS: Final = 1.0
-# The earliest due tasks looked at per transaction; their owners' due reminders all fire in it.
-BATCH: Final = 200
+# Reminders fired per transaction at most (it holds their owners' row locks while it runs).
+BATCH: Final = 500
 PURGE_SECONDS: Final = 600.0  # how often old reminder events are removed
 log = logging.getLogger("todo_api")
 

@@ -170,15 +170,15 @@ class Firing:
 
 
 async def fire_reminders(db: Database, batch: int, render: RenderReminder) -> Firing:
-    """Fire the due reminders of up to `batch` tasks' owners, in one transaction: lock the
-    owners (skipping those another process is firing), claim their due reminders (moving each
+    """Fire up to `batch` due reminders in one transaction: lock the owners of the earliest due
+    (skipping those another process is firing), claim their earliest due reminders (moving each
     task's next_reminder_at on) and record each as an event. Exactly once follows: the claim
     and the record commit together or not at all."""
     async with db.transaction() as tx:
         owners = await tx.fetch(*FIRE_LOCK(batch=batch))
         if not owners:
             return Firing(0, 0)
-        fired = await tx.fetch(*FIRE(user_ids=[o["id"] for o in owners]))
+        fired = await tx.fetch(*FIRE(user_ids=[o["id"] for o in owners], batch=batch))
         if fired:
             await tx.fetchrow(
                 *RECORD_REMINDERS(
