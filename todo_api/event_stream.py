@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import uuid
 from typing import Any, Final
 
@@ -111,7 +112,9 @@ class EventStream(Response):
 
     async def _run(self, send: Send, listener: Listener) -> None:
         loop = asyncio.get_running_loop()
-        next_beat = loop.time() + self.heartbeat
+        # The first beat comes a little early by a random part of the interval, so that streams
+        # opened together (a restart's reconnections) do not check their sessions all at once.
+        next_beat = loop.time() + self.heartbeat * random.uniform(0.5, 1.0)  # noqa: S311
         sent = False  # anything sent since the last heartbeat
         while not listener.ending:
             if listener.feed_news:
