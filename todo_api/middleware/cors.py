@@ -18,7 +18,10 @@ ALLOWED_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    # Round three: EventSource's reconnect (events) and MCP's Streamable HTTP (agents).
     "Last-Event-ID",
+    "Mcp-Protocol-Version",
+    "Mcp-Session-Id",
 )
 EXPOSED_HEADERS = (
     "Link",
@@ -28,6 +31,7 @@ EXPOSED_HEADERS = (
     "ETag",
     "Retry-After",
     "Idempotent-Replayed",
+    "Mcp-Session-Id",
 )
 PREFLIGHT_MAX_AGE = 600
 
