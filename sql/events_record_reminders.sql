@@ -1,4 +1,5 @@
--- Record fired reminders (in the transaction that claimed them: events_fire.sql). The guard
+-- Record fired reminders (in the transaction that claimed them: events_fire.sql), for the
+-- streams and the webhooks. The guard
 -- (task, instant) never records one instant of a task twice.
 WITH recorded AS (
     INSERT INTO reminder_events (user_id, task_id, fires_at, data)
@@ -9,9 +10,6 @@ WITH recorded AS (
     ON CONFLICT ON CONSTRAINT reminder_events_once DO NOTHING
     RETURNING user_id, data
 )
--- >>> WEBHOOKS (branch `webhooks`, INTERFACES.md): every recorded reminder is also a webhook
--- event, enqueued in this same transaction. When webhook_enqueue exists, replace the SELECT
--- below with:
---   SELECT count(webhook_enqueue(r.user_id, 'reminder', r.data)) AS recorded FROM recorded AS r
--- <<< WEBHOOKS
-SELECT count(*) AS recorded FROM recorded
+-- Each recorded reminder is also a webhook event (migration 0013: one delivery per active webhook
+-- of its user subscribed to `reminder`), enqueued in this same transaction.
+SELECT count(webhook_enqueue(r.user_id, 'reminder', r.data)) AS recorded FROM recorded AS r

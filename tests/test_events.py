@@ -33,6 +33,9 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "warning",
         "EVENTS_HEARTBEAT_SECONDS": str(HEARTBEAT),
         "EVENTS_MAX_STREAMS": str(MAX_STREAMS),
+        # Webhook receivers on loopback (tests/test_reminder_firing.py).
+        "WEBHOOK_ALLOW_HTTP": "true",
+        "WEBHOOK_ALLOW_PRIVATE": "true",
         **extra,
     }
 

@@ -23,6 +23,8 @@ import pytest
 from tests.conftest import PREPARED_STATEMENTS, User, create_task, register
 from tests.sse import open_stream
 from tests.test_events import events_url, server_env
+from tests.test_webhooks import add_webhook, deliveries
+from tests.webhook_receiver import receiving
 from todo_api.testing import TODO_API, Server
 
 pytestmark = pytest.mark.anyio
@@ -131,6 +133,31 @@ async def test_a_tasks_reminders_fire_one_after_another_and_for_each_occurrence(
 
     await wait_until(three)
     assert [r["fires_at"] for r in await fired(db, [task["id"]])] == [first, second, third]
+
+
+async def test_a_fired_reminder_is_delivered_once_to_the_users_reminder_webhooks(
+    http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    user = await register(http)
+    with receiving() as receiver:
+        webhook = await add_webhook(http, user, receiver.url(), ["reminder"])
+        receiver.secrets = [webhook["secret"]]
+        task = await create_task(http, user, title="webhooked")
+        async with open_stream(http, events_url(user), user.headers) as stream:
+            instant = (await db_now(db)) + timedelta(seconds=1)
+            await set_reminders(db, task["id"], [instant])
+            (got,) = await receiver.wait_for(1, within=20)
+            event = await stream.next_event(wait=20)
+        assert got.verified and got.json["type"] == "reminder"
+        # The same data as the stream's event: the task as the API shows it, and the instant.
+        assert event is not None and got.json["data"] == event.json
+        assert got.json["data"]["fires_at"] == rfc3339(instant)
+        shown = await http.get(f"{user.tasks}/{task['id']}", headers=user.headers)
+        assert got.json["data"]["task"] == shown.json()
+        await asyncio.sleep(2)
+        assert len(receiver.received) == 1
+    log = await deliveries(http, user, webhook["id"])
+    assert [(d["type"], d["status"]) for d in log] == [("reminder", "delivered")]
 
 
 async def test_completed_and_deleted_tasks_never_fire(
