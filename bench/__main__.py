@@ -2,8 +2,9 @@
 
 Starts a throwaway PostgreSQL (BENCH_DATABASE_URL's or TEST_DATABASE_URL's server, else an
 embedded one), seeds users with 50 tasks each, starts `todo-api serve` as a separate process as
-a user would (1 worker, then 2) and the floor app beside it, drives each workload from wrk (or
-the Python load generator) over loopback, and prints one table; then the cost of METRICS=on
+a user would (1 worker, then 2) and the two floor apps beside it (bench/plain.py: the least
+the route could do; bench/floor.py: the service's own statements), drives each workload from
+wrk (or the Python load generator) over loopback, and prints one table; then the cost of METRICS=on
 against METRICS=off, and the later stages. The figures also go to bench/results/<time>.json.
 It exits 1 when a request failed or got another status than its workload expects."""
 
@@ -30,7 +31,7 @@ import bcrypt
 import httpx
 import psycopg
 
-from bench import events, replicas, sizes
+from bench import events, plain, replicas, sizes
 from bench.loadgen import request_for
 from bench.processes import app_command, floor_command, serving, worker_rss_mb
 from bench.workloads import (
@@ -123,19 +124,39 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
             assert inbox is not None
             seeded.append(SeededUser(row[0], name, token, ids, versions, up_to_date, inbox[0]))
         conn.execute("CREATE TABLE bench_seed_tasks AS SELECT * FROM tasks")
+        for statement in plain.TABLES:
+            conn.execute(statement)
+        with conn.transaction():
+            for statement in plain.RESTORE[:-1]:
+                conn.execute(statement)
         conn.execute("ANALYZE")
     return seeded
 
 
 def restore_seed(url: str) -> None:
     """The tasks exactly as seeded (same ids, versions, positions), and nothing the writes
-    left: no created tasks, tombstones or idempotency keys, no dead rows. First the requests
-    still running from the last load run finish; any later one waits for the restore's lock."""
+    left: no created tasks, tombstones or idempotency keys, no dead rows; the plain floor's
+    table likewise. First the requests still running from the last load run finish; any later
+    one waits for the restore's lock."""
     with psycopg.connect(url, autocommit=True) as conn:
         wait_until_quiet(conn)
         with conn.transaction():
             conn.execute("TRUNCATE tasks, task_tombstones, idempotency_keys")
             conn.execute("INSERT INTO tasks OVERRIDING SYSTEM VALUE SELECT * FROM bench_seed_tasks")
+            for statement in plain.RESTORE[:-1]:
+                conn.execute(statement)
+        conn.execute("ANALYZE tasks")
+        conn.execute(plain.RESTORE[-1])
+
+
+def make_recurring(url: str) -> None:
+    """Every seeded task pending, due and recurring daily: each completion advances it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """UPDATE tasks SET completed = false, completed_at = NULL,
+                                due_date = COALESCE(due_date, current_date),
+                                recurrence = 'FREQ=DAILY'"""
+        )
         conn.execute("ANALYZE tasks")
 
 
@@ -194,6 +215,8 @@ class Bench:
         """What a load run of the workload starts from: the seeded tasks, fresh refresh chains."""
         if WORKLOADS[workload].tasks:
             restore_seed(self.url)
+        if WORKLOADS[workload].recurring:
+            make_recurring(self.url)
         if workload == "refresh":
             fresh_refresh_chains(self.url, self.users, self.chains)
 
@@ -306,23 +329,28 @@ def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) ->
 
 
 def table(rows: list[Figures]) -> str:
-    floors = {(r.workload, r.workers): r for r in rows if r.target == "floor"}
+    """One line per workload of the service: its figures, then each floor's throughput and the
+    ratio to it (the plain floor: the least the route could do; the same-SQL floor: the service's
+    statements without its Python layer), and the p99 against the same-SQL floor's."""
+    floors = {(r.target, r.workload, r.workers): r for r in rows if r.target != "todo-api"}
     columns = [
         "workers", "workload", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "RSS MB",
-        "floor req/s", "ratio", "floor p99 ms", "p99 / floor",
+        "plain req/s", "vs plain", "same-SQL req/s", "vs same-SQL", "p99 / same-SQL",
     ]  # fmt: skip
     lines = ["| " + " | ".join(columns) + " |", "|" + " ---: |" * len(columns)]
     for r in rows:
         if r.target != "todo-api":
             continue
-        f = floors.get((r.workload, r.workers))
-        ratio = f"{r.requests_per_s / f.requests_per_s:.2f}x" if f else ""
-        p99 = f"{r.p99_ms / f.p99_ms:.2f}x" if f and f.p99_ms else ""
         cells = [
             str(r.workers), r.workload, f"{r.requests_per_s:,.0f}", f"{r.p50_ms:.1f}",
             f"{r.p99_ms:.1f}", str(r.non2xx), str(r.errors), f"{r.rss_mb:.0f}",
-            f"{f.requests_per_s:,.0f}" if f else "", ratio, f"{f.p99_ms:.1f}" if f else "", p99,
         ]  # fmt: skip
+        for target in ("plain", "floor"):
+            f = floors.get((target, r.workload, r.workers))
+            ratio = f"{r.requests_per_s / f.requests_per_s:.2f}x" if f else ""
+            cells += [f"{f.requests_per_s:,.0f}" if f else "", ratio]
+        f = floors.get(("floor", r.workload, r.workers))
+        cells.append(f"{r.p99_ms / f.p99_ms:.2f}x" if f and f.p99_ms else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -404,6 +432,7 @@ def main() -> int:
     contention: dict[str, Any] = {}
     cost: dict[str, Any] = {}
     stages: dict[str, Any] = {}
+    broken: list[str] = []
     with (
         throwaway_server(configured, folder) as server_url,
         fresh_database(server_url, "todo_bench") as url,
@@ -419,31 +448,38 @@ def main() -> int:
             "MIGRATE_ON_START": "false",
             "BCRYPT_ROUNDS": "12",  # the default, which testing.Server lowers for the tests
         }
-        for workers in [int(w) for w in args.workers.split(",")]:
-            with (
-                serving(app_command(workers), app_env) as app,
-                serving(floor_command(workers), {"DATABASE_URL": url}) as floor,
-            ):
-                for workload in workloads:
-                    targets = [("floor", floor)] if WORKLOADS[workload].floor else []
-                    for _, server in [*targets, ("todo-api", app)]:
-                        bench.probe(server, workload)
-                    # Logins are measured with 8 clients, as the target for them says.
-                    connections = LOGIN_CLIENTS if workload == "login" else None
-                    if targets:
-                        rows.append(bench.measure(floor, "floor", workload, workers))
-                    rows.append(bench.measure(app, "todo-api", workload, workers, connections))
-                    print(
-                        f"  {workers} worker(s) {workload}: {rows[-1].requests_per_s:,.0f} req/s",
-                        flush=True,
-                    )
-                if workers == 1 and "login" in workloads:
-                    contention = login_contention(bench, app)
-            if workers == 1:
-                measured = [w for w in METRICS_WORKLOADS if w in workloads]
-                cost = metrics_cost(bench, app_env, measured) if measured else {}
+        # A load run that breaks (the server refused a connection, a process died) ends the
+        # measuring, not the report: what was measured is still printed and kept.
+        try:
+            for workers in [int(w) for w in args.workers.split(",")]:
+                floor_env = {"DATABASE_URL": url, "JWT_SECRET": SECRET}
+                with (
+                    serving(app_command(workers), app_env) as app,
+                    serving(floor_command(workers), floor_env) as floor,
+                    serving(floor_command(workers, plain=True), floor_env) as plain_floor,
+                ):
+                    for workload in workloads:
+                        targets = [("plain", plain_floor), ("floor", floor)]
+                        targets = targets if WORKLOADS[workload].floor else []
+                        for _, server in [*targets, ("todo-api", app)]:
+                            bench.probe(server, workload)
+                        # Logins are measured with 8 clients, as the target for them says.
+                        connections = LOGIN_CLIENTS if workload == "login" else None
+                        for target, server in targets:
+                            rows.append(bench.measure(server, target, workload, workers))
+                        rows.append(bench.measure(app, "todo-api", workload, workers, connections))
+                        done = f"{rows[-1].requests_per_s:,.0f} req/s"
+                        print(f"  {workers} worker(s) {workload}: {done}", flush=True)
+                    if workers == 1 and "login" in workloads:
+                        contention = login_contention(bench, app)
+                if workers == 1:
+                    measured = [w for w in METRICS_WORKLOADS if w in workloads]
+                    cost = metrics_cost(bench, app_env, measured) if measured else {}
+        except Exception as exc:
+            broken.append(f"the load runs stopped: {type(exc).__name__}: {exc}")
+            print(f"FAILED: {broken[-1]}", file=sys.stderr, flush=True)
         for name, stage in LATER_STAGES:
-            if name in args.stages:
+            if name in args.stages and not broken:
                 print(f"stage {name}:", flush=True)
                 stages[name] = stage(server_url, folder, args.quick)
 
@@ -480,6 +516,7 @@ def main() -> int:
     print(f"\nresults: {out.relative_to(ROOT)}")
     shutil.rmtree(folder, ignore_errors=True)
     failed = failures(rows) + [f"stage {name} failed" for name, s in stages.items() if not s["ok"]]
+    failed += broken
     for line in failed:
         print(f"FAILED: {line}", file=sys.stderr)
     return 1 if failed else 0

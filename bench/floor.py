@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +27,7 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import SORTS, Filters, PageRequest, page_statement
+from todo_api.db.tasks import NO_SCHEDULE, SORTS, Filters, PageRequest, page_statement
 from todo_api.models.auth import USER_FIELDS
 from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS
 
@@ -70,6 +72,7 @@ async def tasks(request: Request) -> Response:
                 priority="none",
                 tags=[],
                 list_id=None,
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         return _json(_task(row), 201)
@@ -118,6 +121,8 @@ async def task(request: Request) -> Response:
                 priority=None,
                 tags=None,
                 list_id=None,
+                set_schedule=False,  # the schedule left as it is (issue 19)
+                **NO_SCHEDULE.params,
             )
         )
     return _json(_task(row))
@@ -140,6 +145,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
                 priority="none",
                 tags=[],
                 list_id=None,
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         response = _json(_task(row), 201)
@@ -236,25 +242,33 @@ async def health(request: Request) -> Response:
     return Response()
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    global pool
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
-    yield
-    await pool.close()
+def floor_app(handlers: ModuleType) -> Starlette:
+    """A floor's app: the routes the workloads use, each served by the function of that name in
+    `handlers` (this module, or bench/plain.py), whose global `pool` the lifespan opens."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        handlers.pool = await asyncpg.create_pool(
+            os.environ["DATABASE_URL"], min_size=1, max_size=10
+        )
+        yield
+        await handlers.pool.close()
+
+    h = handlers
+    return Starlette(
+        routes=[
+            Route("/api/auth/refresh", h.refresh, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/api/{user_id}/tags", h.tags, methods=["GET"]),
+            Route("/api/{user_id}/tasks/changes", h.changes, methods=["GET"]),
+            Route("/api/{user_id}/tasks/clear-completed", h.clear_completed, methods=["POST"]),
+            Route("/api/{user_id}/tasks", h.tasks, methods=["GET", "POST"]),
+            Route("/api/{user_id}/tasks/{task_id}", h.task, methods=["GET", "PUT"]),
+            Route("/api/{user_id}/tasks/{task_id}/complete", h.complete, methods=["PATCH"]),
+            Route("/api/{user_id}/tasks/{task_id}/move", h.move, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
 
 
-app = Starlette(
-    routes=[
-        Route("/api/auth/refresh", refresh, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/api/{user_id}/tags", tags, methods=["GET"]),
-        Route("/api/{user_id}/tasks/changes", changes, methods=["GET"]),
-        Route("/api/{user_id}/tasks/clear-completed", clear_completed, methods=["POST"]),
-        Route("/api/{user_id}/tasks", tasks, methods=["GET", "POST"]),
-        Route("/api/{user_id}/tasks/{task_id}", task, methods=["GET", "PUT"]),
-        Route("/api/{user_id}/tasks/{task_id}/complete", complete, methods=["PATCH"]),
-        Route("/api/{user_id}/tasks/{task_id}/move", move, methods=["POST"]),
-    ],
-    lifespan=lifespan,
-)
+app = floor_app(sys.modules[__name__])

@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 
-from bench.workloads import LISTS, PASSWORD
+from bench.workloads import LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE, WORKLOADS
 
 Request = tuple[str, str, dict[str, str], Any]  # method, path, headers, JSON body (or None)
 
 
 def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
     """One request of the workload, as bench/workloads.py's Lua script for it makes them."""
+    workload = workload.removesuffix("_one_user")
     auth = {"Authorization": f"Bearer {u['token']}"}
     base = f"/api/{u['id']}/tasks"
     if workload in LISTS:
@@ -52,6 +53,12 @@ def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
     if workload == "idempotent_create":
         keyed = {**auth, "Idempotency-Key": f"{random.random()}"}
         return ("POST", base, keyed, {"title": "bench task"})
+    if workload == "create_timed":
+        return ("POST", base, auth, TIMED_TASK)
+    if workload == "update_timed":
+        return ("PUT", f"{base}/{task}", auth, TIMED_UPDATE)
+    if workload == "complete_recurring":
+        return ("PATCH", f"{base}/{task}/complete", auth, {"completed": True})
     if workload == "clear_completed":
         return ("POST", f"{base}/clear-completed", auth, None)
     if workload == "refresh":
@@ -81,7 +88,8 @@ async def run(
         async def loop() -> None:
             nonlocal non2xx, errors
             while time.monotonic() < deadline:
-                method, path, headers, body = request_for(workload, random.choice(users), chain)
+                user = users[0] if WORKLOADS[workload].one_user else random.choice(users)
+                method, path, headers, body = request_for(workload, user, chain)
                 started = time.perf_counter()
                 try:
                     r = await client.request(method, path, headers=headers, json=body)

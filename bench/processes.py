@@ -17,10 +17,12 @@ def app_command(workers: int) -> list[str]:
     return [str(BIN / "todo-api"), "serve", "--workers", str(workers)]
 
 
-def floor_command(workers: int) -> list[str]:
-    """The floor app (bench/floor.py) under uvicorn, without access log."""
+def floor_command(workers: int, plain: bool = False) -> list[str]:
+    """A floor app under uvicorn, without access log: the same-SQL floor (bench/floor.py), or
+    the plain one (bench/plain.py)."""
+    app = "bench.plain:app" if plain else "bench.floor:app"
     return [
-        sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
 

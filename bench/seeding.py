@@ -2,8 +2,9 @@
 tables (so every trigger fires and every derived table stays right), then VACUUM and ANALYZE.
 
 What "realistic" means here (issue 13, "Data-size curves"): titles made from a vocabulary, so
-that a searched word matches a few percent of a user's tasks; about half with a description;
-about 35% completed; about 60% with a due date between 90 days ago and 180 days ahead;
+that a searched word matches a few percent of a user's tasks, and one word ("milk") is in 10% of
+the titles; about half with a description; about 30% completed; about 60% with a due date
+spread over two years (a year ago to a year ahead; issue 23);
 priorities none / low / medium / high at 50 / 20 / 20 / 10 percent; 0 to 3 tags out of 25,
 chosen Zipf-like (a few tags are on many tasks, most on few); created over two years, with
 the users' tasks interleaved in time (and so on disk) as they would be in a real table; a
@@ -66,10 +67,13 @@ TAGS = (
 TAG_WEIGHTS = tuple(1 / rank for rank in range(1, len(TAGS) + 1))
 TAG_COUNTS = ((0, 0.30), (1, 0.35), (2, 0.25), (3, 0.10))
 PRIORITIES = (("none", 0.5), ("low", 0.2), ("medium", 0.2), ("high", 0.1))
-COMPLETED = 0.35
+COMPLETED = 0.30
 DESCRIBED = 0.5
 DUE = 0.6
-DUE_DAYS = (-90, 180)
+DUE_DAYS = (-365, 365)
+# A word in 10% of the titles and in no other word of the vocabulary: a common search.
+COMMON_WORD = "milk"
+COMMON_SHARE = 0.10
 HISTORY = timedelta(days=730)
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TASK_COLUMNS = (
@@ -181,6 +185,8 @@ def task_lines(plan: Plan, users: Sequence[SeedUser], now: datetime) -> Iterator
         title = f"{rng.choice(VERBS)} the {noun}"
         if rng.random() < 0.5:
             title += " " + rng.choice(QUALIFIERS)
+        if rng.random() < COMMON_SHARE:
+            title += f" and {COMMON_WORD}"
         description = "\\N"
         if rng.random() < DESCRIBED:
             description = rng.choice(DESCRIPTIONS).format(

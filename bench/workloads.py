@@ -51,9 +51,26 @@ class Workload:
     status: int = 200
     refusals_allowed: bool = False
     tasks: bool = True
+    recurring: bool = False  # the run starts with every seeded task pending and recurring
+    one_user: bool = False  # every request for the first seeded user: their clients at once
 
 
+_TOGGLE = (
+    'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+    "auth(u), nil)"
+)
 _CREATE = 'send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')'
+# Issue 19: the same writes with the time fields, to compare with create, update and toggle: a
+# task due at a time (in the owner's zone), recurring, with a reminder; a due time and reminder
+# set on a task; a recurring task completed (it advances to its next occurrence).
+TIMED_TASK = {
+    "title": "bench task",
+    "due_date": "2026-12-21",
+    "due_time": "09:30",
+    "recurrence": "FREQ=WEEKLY;BYDAY=MO,WE",
+    "reminders": [{"before": 15}],
+}
+TIMED_UPDATE = {"due_date": "2026-12-21", "due_time": "10:15", "reminders": [{"before": 30}]}
 WORKLOADS: dict[str, Workload] = {
     **{
         name: Workload(f'return get("/api/" .. u.id .. "/tasks?{query}", auth(u))')
@@ -81,10 +98,7 @@ WORKLOADS: dict[str, Workload] = {
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
         """'{"title": "renamed ' .. math.random(1000000) .. '"}')"""
     ),
-    "toggle": Workload(
-        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
-        "auth(u), nil)"
-    ),
+    "toggle": Workload(_TOGGLE),
     # A random task of the user's put right after another random task of theirs.
     "move": Workload(
         "local i = math.random(#u.tasks); local j = math.random(#u.tasks - 1); "
@@ -93,6 +107,25 @@ WORKLOADS: dict[str, Workload] = {
         """'{"after": ' .. u.tasks[j] .. '}')"""
     ),
     "create": Workload(f"local h = auth(u); return {_CREATE}", status=201),
+    "create_timed": Workload(
+        f'return send("POST", "/api/" .. u.id .. "/tasks", auth(u), \'{json.dumps(TIMED_TASK)}\')',
+        floor=False,
+        status=201,
+    ),
+    "update_timed": Workload(
+        'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
+        f"'{json.dumps(TIMED_UPDATE)}')",
+        floor=False,
+    ),
+    "complete_recurring": Workload(
+        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+        """auth(u), '{"completed": true}')""",
+        floor=False,
+        recurring=True,
+    ),
+    # One user's 32 clients writing at once (a user's writes share their row lock and counts).
+    "create_one_user": Workload(f"local h = auth(u); return {_CREATE}", status=201, one_user=True),
+    "toggle_one_user": Workload(_TOGGLE, one_user=True),
     # Every create with a fresh Idempotency-Key, as a careful client sends them.
     "idempotent_create": Workload(
         'local h = auth(u); h["Idempotency-Key"] = math.random(1000000000) .. "-" .. '
@@ -154,7 +187,7 @@ local function send(method, path, headers, body)
   return wrk.format(method, path, headers, body)
 end
 request = function()
-  local u = pick(users)
+  local u = %(user)s
   %(request)s
 end
 done = function(summary, latency, requests)
@@ -199,7 +232,8 @@ def write_scripts(folder: Path, users: list[SeededUser]) -> dict[str, Path]:
     scripts = {}
     for name, workload in WORKLOADS.items():
         path = folder / f"{name}.lua"
-        text = _PRELUDE % {"users": table, "request": workload.lua}
+        user = "users[1]" if workload.one_user else "pick(users)"
+        text = _PRELUDE % {"users": table, "request": workload.lua, "user": user}
         if name == "refresh":  # the next token of the chain comes back in the response
             text += (
                 "response = function(status, headers, body)\n"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from bench.seeding import NOUNS, TAGS, Plan, load, position
+from bench.seeding import COMMON_WORD, NOUNS, QUALIFIERS, TAGS, VERBS, Plan, load, position
 from todo_api.db.migrations import apply_migrations
 from todo_api.testing import fresh_database
 
@@ -44,6 +44,8 @@ def test_no_noun_is_part_of_another_word_of_the_vocabulary() -> None:
     for noun in NOUNS:
         assert [other for other in NOUNS if noun in other] == [noun]
         assert not any(noun in tag for tag in TAGS)
+    words = [*NOUNS, *TAGS, *VERBS, *QUALIFIERS]
+    assert not any(COMMON_WORD in w.lower() or w.lower() in COMMON_WORD for w in words)
 
 
 def test_every_user_gets_their_tasks(seeded: tuple[str, dict[int, str]]) -> None:
@@ -101,14 +103,21 @@ def test_the_spread_is_a_planners(seeded: tuple[str, dict[int, str]]) -> None:
                       avg((description IS NOT NULL)::int), avg((priority = 'none')::int),
                       avg(('work' = ANY (tags))::int), avg((title ILIKE '%%dentist%%'
                           OR description ILIKE '%%dentist%%')::int),
+                      avg((title ILIKE '%%milk%%')::int),
+                      avg((due_date < current_date - 300)::int),
+                      avg((due_date > current_date + 300)::int),
                       bool_and(updated_at >= created_at), bool_and(completed_at >= created_at),
                       count(DISTINCT change_seq), count(*), max(version)
                FROM tasks WHERE user_id = %s""",
             (measured[2_000],),
         ).fetchone()
     assert row is not None
-    completed, due, described, no_priority, work, dentist, updated_ok, done_ok, seqs, n, top = row
-    assert 0.30 < completed < 0.40 and 0.55 < due < 0.65 and 0.45 < described < 0.55
+    (completed, due, described, no_priority, work, dentist, milk, long_ago, far_ahead,
+     updated_ok, done_ok, seqs, n, top) = row  # fmt: skip
+    assert 0.25 < completed < 0.35 and 0.55 < due < 0.65 and 0.45 < described < 0.55
+    assert 0.07 < milk < 0.13  # the common search word: in a tenth of the titles
+    # Of the due tasks, about 65 days in 730 are more than 300 days away on either side.
+    assert 0.05 < long_ago < 0.13 and 0.05 < far_ahead < 0.13  # due dates over two years
     assert 0.45 < no_priority < 0.55
     assert 0.15 < work < 0.40  # the common tag
     assert 0.01 < dentist < 0.06  # a searched word: a few percent, not a third

@@ -39,7 +39,7 @@ from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
 from todo_api.reminder_firing import firing
-from todo_api.routes import auth, docs, events, health, lists, sync, tasks, webhooks
+from todo_api.routes import auth, docs, events, health, lists, sync, tasks, time, webhooks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -65,6 +65,12 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    Route(
+        "/api/{user_id}/tasks/{task_id:task_id}/occurrences",
+        time.list_occurrences,
+        methods=["GET"],
+    ),
+    Route("/api/{user_id}/reminders", time.list_reminders, methods=["GET"]),
     Route("/api/{user_id}/events", events.event_stream, methods=["GET"]),
     Route("/api/{user_id}/events/tickets", events.create_ticket, methods=["POST"]),
     method_route("/api/{user_id}/lists", lists.list_collection),

@@ -12,13 +12,26 @@
 -- The total: with no filter but status and at most one tag, or but status and the list
 -- (:from_counts), it is read from task_counts (migrations/0006, 0007: list_id 0 is the whole
 -- pile), which agrees exactly with the tasks this snapshot sees;
--- otherwise the matching rows are counted. The subquery CASE does not take is never run.
+-- with `overdue=true` alone (:overdue_count), the same condition spelt so that a generic plan
+-- counts from the partial index of pending due tasks alone (migrations/0011), never the table
+-- (a due_at can have passed while its date is up to two days after today in another zone, so
+-- the index range reaches two days further and the exact condition is checked on its columns);
+-- otherwise the matching rows are counted, up to :count_limit of them (NULL: all; db/tasks.py,
+-- COUNT_LIMIT, says which filters may stop early). The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
 -- such user, may_act false that the caller rule refused them. list_known is false when :list_id
 -- is not one of the caller's lists.
 WITH matching AS [[materialized]] (
     SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-        , t.list_id
+         , t.list_id
+         , t.due_time
+         , t.time_zone
+         , t.due_at
+         , t.recurrence
+         , t.recurrence_basis
+         , t.occurrence
+         , t.last_completed_at
+         , t.reminders
     FROM tasks AS t
     WHERE t.user_id = :user_id
       AND [[in_list]]
@@ -29,7 +42,9 @@ WITH matching AS [[materialized]] (
       AND (:due_after::text IS NULL OR t.due_date >= :due_after::text::date)
       AND (:due_before::text IS NULL OR t.due_date <= :due_before::text::date)
       AND (:overdue::boolean IS NULL
-           OR COALESCE(NOT t.completed AND t.due_date < :today::text::date, false) = :overdue::boolean)
+           OR COALESCE(NOT t.completed AND CASE WHEN t.due_at IS NULL THEN t.due_date < :today::text::date
+                                                ELSE t.due_at < :now::timestamptz END, false)
+              = :overdue::boolean)
 )
 SELECT u.is_active, {{caller}} AS may_act,
        (:list_id::bigint IS NULL
@@ -43,7 +58,18 @@ SELECT u.is_active, {{caller}} AS may_act,
            LEFT JOIN task_counts AS c
              ON c.user_id = :user_id AND c.list_id = COALESCE(:list_id::bigint, 0)
             AND c.tag = COALESCE((:tags::text[])[1], '')
-       ) ELSE (SELECT count(*) FROM matching) END AS total,
+       ) WHEN :overdue_count::boolean THEN (
+           SELECT count(*) FROM (
+               SELECT FROM tasks AS o
+               WHERE o.user_id = :user_id AND NOT o.completed
+                 AND o.due_date <= :today::text::date + 2
+                 AND CASE WHEN o.due_at IS NULL THEN o.due_date < :today::text::date
+                          ELSE o.due_at < :now::timestamptz END
+               LIMIT :count_limit::bigint
+           ) AS counted
+       ) ELSE (
+           SELECT count(*) FROM (SELECT FROM matching LIMIT :count_limit::bigint) AS counted
+       ) END AS total,
        page.*
 FROM (SELECT) AS one
 LEFT JOIN users AS u ON u.id = :user_id

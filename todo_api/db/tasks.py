@@ -12,13 +12,13 @@ import enum
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Final, Literal
 
 import asyncpg
 
 from todo_api.caller import Caller
-from todo_api.cursors import KeyType
+from todo_api.cursors import CursorKey, KeyType
 from todo_api.db.pool import Runner
 from todo_api.db.queries import Query, query, render
 from todo_api.db.users import UserStatus, status_of
@@ -31,6 +31,9 @@ TASK_DELETE = query("task_delete")
 TASK_MOVE = query("task_move")
 TASKS_CLEAR_COMPLETED = query("tasks_clear_completed")
 TASKS_TAGS = query("tasks_tags")
+TASK_OWNER_ZONE = query("task_owner_zone")
+TASKS_ZONELESS = query("tasks_zoneless")
+TASKS_REZONE = query("tasks_rezone")
 
 Order = Literal["asc", "desc"]
 ORDERS: Final[tuple[Order, ...]] = ("asc", "desc")
@@ -51,6 +54,7 @@ class SortKey:
     expression: str = "{}"
     nulls_last: bool = False
     unique: bool = False
+    then: SortKey | None = None  # orders rows with equal values of this key (cursor: after_then)
 
     def key(self, value: str, order: Order) -> str:
         """The sort key over the SQL expression `value` (a column or the cursor's parameter)."""
@@ -67,7 +71,15 @@ SORTS: Final = {
     "created": SortKey("created_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "updated": SortKey("updated_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "title": SortKey("title", KeyType.TEXT, "text", "asc", expression="lower({})"),
-    "due": SortKey("due_date", KeyType.DATE, "date", "asc", nulls_last=True),
+    # By date, then by due_at within a date, tasks without a time after those with one.
+    "due": SortKey(
+        "due_date",
+        KeyType.DUE,
+        "date",
+        "asc",
+        nulls_last=True,
+        then=SortKey("due_at", KeyType.TIMESTAMP, "timestamptz", "asc", nulls_last=True),
+    ),
     "priority": SortKey("priority", KeyType.TEXT, "task_priority", "desc"),
     "position": SortKey("position", KeyType.TEXT, "text", "asc", unique=True),
 }
@@ -106,6 +118,9 @@ def _page_query(
     spec = SORTS[sort]
     row = [spec.key(f"t.{spec.column}", order)]
     after = [spec.key(f":after_key::text::{spec.sql_type}", order)]
+    if spec.then is not None:
+        row.append(spec.then.key(f"t.{spec.then.column}", order))
+        after.append(spec.then.key(f":after_then::text::{spec.then.sql_type}", order))
     if not (spec.unique and in_list):
         row.append("t.id")
         after.append(":after_id::bigint")
@@ -139,6 +154,41 @@ PAGES: Final = {
 }
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A task's schedule as planned (todo_api/models/time.py): the values its statements
+    store, the owner's zone the plan used, and the version of the row it was planned from."""
+
+    due_time: time | None = None
+    time_zone: str | None = None
+    due_at: datetime | None = None
+    recurrence: str | None = None
+    recurrence_basis: str = "due"
+    occurrence: int = 1
+    reminders: str = "[]"  # the JSON array, as stored
+    owner_zone: str | None = None
+    based_on: int | None = None
+    advanced: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "due_time": self.due_time,
+            "time_zone": self.time_zone,
+            "due_at": self.due_at,
+            "recurrence": self.recurrence,
+            "recurrence_basis": self.recurrence_basis,
+            "occurrence": self.occurrence,
+            "reminders": self.reminders,
+            "owner_zone": self.owner_zone,
+            "based_on": self.based_on,
+            "advanced": self.advanced,
+        }
+
+
+NO_SCHEDULE: Final = Schedule()
+
+
 class _Unset:
     """Marks a field a PUT did not give, as opposed to one given as null."""
 
@@ -169,6 +219,12 @@ def _list_checked() -> Iterator[None]:
         raise ListNotFound from None
 
 
+# Where the count of a list filtered by `q`, `due_before`, `due_after` or `overdue` stops
+# (../shared/API.md, "Totals of large filtered lists"): such a count reads every match, and past
+# this many a client learns no more from the exact figure than from "10,000 or more".
+COUNT_LIMIT: Final = 10_000
+
+
 @dataclass(frozen=True)
 class Page:
     owner: UserStatus
@@ -176,6 +232,7 @@ class Page:
     total: int
     rows: list[asyncpg.Record]
     has_more: bool
+    exact: bool = True  # False: more than `total` (COUNT_LIMIT) rows match
 
 
 @dataclass(frozen=True)
@@ -191,6 +248,7 @@ class Filters:
     due_before: date | None = None
     overdue: bool | None = None
     today: date | None = None  # the caller's today, for `overdue`
+    now: datetime | None = None  # the instant `overdue` compares due_at with
 
     @property
     def counted(self) -> bool:
@@ -203,6 +261,32 @@ class Filters:
             and self.due_after is None
             and self.due_before is None
             and self.overdue is None
+        )
+
+    @property
+    def only_overdue(self) -> bool:
+        """Whether the list keeps just the overdue tasks (overdue=true, and at most
+        status=pending, which it implies; no list): counted from an index alone (migrations/0011).
+        """
+        return (
+            self.overdue is True
+            and self.list_id is None
+            and self.completed is not True
+            and not self.search
+            and not self.tags
+            and not self.priorities
+            and self.due_after is None
+            and self.due_before is None
+        )
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the count may stop at COUNT_LIMIT: filtered by `q`, a due date or `overdue`."""
+        return (
+            bool(self.search)
+            or self.due_after is not None
+            or self.due_before is not None
+            or self.overdue is not None
         )
 
 
@@ -227,9 +311,12 @@ async def insert_task(
     priority: str = "none",
     tags: Sequence[str] = (),
     list_id: int | None = None,
+    schedule: Schedule | None = None,
 ) -> asyncpg.Record | None:
-    """The new task, in list `list_id` (None: the default list); ListNotFound when that is not
-    one of the caller's lists."""
+    """Create a task in list `list_id` (None: the default list; ListNotFound when that is not
+    one of the caller's lists); with a `schedule`, its due time, zone, recurrence and
+    reminders, whose due_at was computed in the zone `schedule.owner_zone` (None when it did not
+    need the owner's zone): None when the owner's zone is another (or the caller may not act)."""
     statement = TASK_INSERT(
         **caller.params,
         title=title,
@@ -239,6 +326,7 @@ async def insert_task(
         priority=priority,
         tags=list(tags),
         list_id=list_id,
+        **(schedule or NO_SCHEDULE).params,
     )
     with _list_checked():
         return await db.fetchrow(*statement, retry=False)
@@ -260,11 +348,15 @@ async def update_task(
     priority: str | None = None,
     tags: Sequence[str] | None = None,
     list_id: int | None = None,
+    schedule: Schedule | None = None,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
     """Change the given fields in one statement; completed, priority, tags or list_id None
-    leaves it. With `if_match`, only a task at one of those versions is changed (else None).
-    ListNotFound when `list_id` is not one of the caller's lists."""
+    leaves it (ListNotFound when `list_id` is not one of the caller's lists). With `if_match`,
+    only a task at one of those versions is changed (else None). Without a `schedule`, the
+    schedule stays and a pending recurring task is not completed (None); with one (planned from
+    the row at `schedule.based_on` in the owner's zone `schedule.owner_zone`), None when the row
+    or the zone is no longer what it was planned from."""
     statement = TASK_UPDATE(
         **caller.params,
         task_id=task_id,
@@ -279,10 +371,19 @@ async def update_task(
         priority=priority,
         tags=None if tags is None else list(tags),
         list_id=list_id,
+        set_schedule=schedule is not None,
+        **(schedule or NO_SCHEDULE).params,
     )
-    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail.
+    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail;
+    # or planned from a version (it would be planned again: a recurring task advanced twice).
     with _list_checked():
-        return await db.fetchrow(*statement, retry=if_match is None)
+        return await db.fetchrow(*statement, retry=if_match is None and schedule is None)
+
+
+async def owner_zone(db: Runner, caller: Caller) -> str | None:
+    """The caller's time zone; None when they may not act."""
+    row = await db.fetchrow(*TASK_OWNER_ZONE(**caller.params))
+    return None if row is None else str(row["time_zone"])
 
 
 def _versions(if_match: Sequence[int] | None) -> list[int] | None:
@@ -297,7 +398,9 @@ async def set_completed(
     *,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
+    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat). A
+    pending recurring task that this would complete is left alone and returned as it stands,
+    with `to_plan` true (and its owner's zone): completing it advances its series."""
     statement = TASK_SET_COMPLETED(
         **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
     )
@@ -353,9 +456,13 @@ async def tag_counts(db: Runner, caller: Caller) -> tuple[UserStatus, list[tuple
     return status_of(head["is_active"], head["may_act"]), counts
 
 
-def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
-    """What a cursor after `row` holds for this sort: the row's value of the sort column."""
-    value: datetime | date | str | None = row[SORTS[sort].column]
+def cursor_key(sort: str, row: asyncpg.Record) -> CursorKey:
+    """What a cursor after `row` holds for this sort: the row's value of the sort column (and
+    of its second column, if it has one)."""
+    spec = SORTS[sort]
+    value: CursorKey = row[spec.column]
+    if spec.then is not None:
+        return (row[spec.column], row[spec.then.column])
     return value
 
 
@@ -367,7 +474,7 @@ class PageRequest:
     sort: str
     order: Order
     limit: int
-    after: tuple[datetime | date | str | None, int] | None = None
+    after: tuple[CursorKey, int] | None = None
 
 
 def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple[Any, ...]:
@@ -375,10 +482,13 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
     whether more follow. Also what the benchmark's floor runs, so both run the very same
     statement."""
     key, last_id = page.after if page.after is not None else (None, None)
+    key, then = key if isinstance(key, tuple) else (key, None)
     in_list = filters.list_id is not None
     return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search), in_list](
         **caller.params,
         from_counts=filters.counted,
+        overdue_count=filters.only_overdue,
+        count_limit=COUNT_LIMIT + 1 if filters.bounded else None,
         completed=filters.completed,
         list_id=filters.list_id,
         pattern=like_pattern(filters.search) if filters.search else None,
@@ -388,22 +498,46 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
         due_before=_day(filters.due_before),
         overdue=filters.overdue,
         today=_day(filters.today),
+        now=filters.now,
         limit=page.limit + 1,
         after_key=key.isoformat() if isinstance(key, date | datetime) else key,
         after_id=last_id,
+        after_then=then.isoformat() if isinstance(then, datetime) else None,
     )
 
 
 async def list_tasks(db: Runner, caller: Caller, filters: Filters, page: PageRequest) -> Page:
-    """One keyset page, and how many rows match the filters in all."""
+    """One keyset page, and how many rows match the filters in all (at most COUNT_LIMIT, then
+    not exact, for the filters whose count may stop there)."""
     statement = page_statement(caller, filters, page)
     records = await db.fetch(*statement)
     head = records[0]
     rows = [r for r in records if r["id"] is not None]
+    total = head["total"]
     return Page(
         owner=status_of(head["is_active"], head["may_act"]),
         list_known=head["list_known"],
-        total=head["total"],
+        total=min(total, COUNT_LIMIT) if filters.bounded else total,
         rows=rows[: page.limit],
         has_more=len(rows) > page.limit,
+        exact=not filters.bounded or total <= COUNT_LIMIT,
     )
+
+
+async def zoneless_tasks(db: Runner, caller: Caller) -> list[asyncpg.Record]:
+    """The caller's tasks with a due time and no zone of their own (id, due_date, due_time,
+    reminders): their due_at follows the caller's zone."""
+    return await db.fetch(*TASKS_ZONELESS(**caller.params), retry=False)
+
+
+async def rezone_tasks(
+    db: Runner, caller: Caller, changed: Sequence[tuple[int, datetime | None, str]]
+) -> None:
+    """Set (id, due_at, reminders as JSON) on those tasks of the caller's."""
+    if not changed:
+        return
+    ids, due_ats, reminders = zip(*changed, strict=True)
+    statement = TASKS_REZONE(
+        **caller.params, ids=list(ids), due_ats=list(due_ats), reminders=list(reminders)
+    )
+    await db.fetch(*statement, retry=False)

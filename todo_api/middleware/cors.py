@@ -26,6 +26,7 @@ ALLOWED_HEADERS = (
 EXPOSED_HEADERS = (
     "Link",
     "X-Total-Count",
+    "X-Total-Count-Exact",
     "X-Request-ID",
     "Location",
     "ETag",

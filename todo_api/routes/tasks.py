@@ -39,10 +39,19 @@ from todo_api.models.tasks import (
     TaskUpdate,
     task_json,
 )
+from todo_api.models.time import known_reminder_fields
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
+from todo_api.schedules import (
+    guessed_zone,
+    owner_zone,
+    plan_create,
+    rewrite,
+    scheduled,
+    stored,
+)
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -149,23 +158,32 @@ def _task_response(
 )
 async def create_task(request: Request) -> Response:
     caller = owner_of(request)
-    body = validated(TaskCreate, await json_object(request))
+    body = validated(TaskCreate, known_reminder_fields(await json_object(request)))
 
     async def create(db: Runner) -> Response:
+        # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
+        # that is not theirs (any more): read it, and plan again.
+        zone = None
+        if body.due_time is not None and not body.time_zone:
+            zone = guessed_zone(caller.user_id) or await owner_zone(db, caller)
+        planned = plan_create(body, zone or "UTC")
         try:
             row = await tasks.insert_task(
                 db,
                 caller,
                 body.title,
                 body.description,
-                body.completed,
-                body.due_date,
+                planned.completed,
+                planned.schedule.due_date,
                 body.priority,
                 body.tags,
                 list_id=body.list_id,
+                schedule=stored(planned, zone, None),
             )
         except tasks.ListNotFound:
             raise _list_refused("body", body.list_id) from None
+        if row is None and zone is not None and zone != await owner_zone(db, caller):
+            return await create(db)
         if row is None:
             await _not_found(db, caller, None)
         location = urls.path("api", caller.user_id, "tasks", row["id"])
@@ -185,7 +203,7 @@ async def create_task(request: Request) -> Response:
             "A page of tasks.",
             TaskOut,
             many=True,
-            headers=("X-Total-Count", "Link", "ETag"),
+            headers=("X-Total-Count", "X-Total-Count-Exact", "Link", "ETag"),
         ),
         Reply(304, "If-None-Match held the page's ETag.", headers=("ETag",)),
     ),
@@ -211,6 +229,11 @@ async def list_tasks(request: Request) -> Response:
         except InvalidCursor as exc:
             error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
+    now = datetime.now(UTC)
+    today = None
+    if params.overdue is not None:  # today in `tz`, by default in the user's zone
+        zone = params.tz or await owner_zone(svc.db, caller)
+        today = params.today(now, zone or "UTC")
     filters = tasks.Filters(
         completed=params.completed,
         list_id=params.list_id,
@@ -220,7 +243,8 @@ async def list_tasks(request: Request) -> Response:
         due_after=params.due_after,
         due_before=params.due_before,
         overdue=params.overdue_flag,
-        today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
+        today=today,
+        now=now,
     )
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
     page = await tasks.list_tasks(svc.db, caller, filters, request_page)
@@ -228,6 +252,8 @@ async def list_tasks(request: Request) -> Response:
     if not page.list_known:
         raise _list_refused("query", params.list_id)
     headers = {"X-Total-Count": str(page.total)}
+    if not page.exact:
+        headers["X-Total-Count-Exact"] = "false"
     if page.has_more:
         last = page.rows[-1]
         key = tasks.cursor_key(params.sort, last)
@@ -259,7 +285,7 @@ async def get_task(request: Request) -> Response:
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed, due_date, priority, tags, list_id",
+    summary="Change any of the task's fields (completing a recurring task advances it)",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
@@ -269,13 +295,18 @@ async def get_task(request: Request) -> Response:
 async def update_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
-    body = validated(TaskUpdate, await json_object(request))
+    body = validated(TaskUpdate, known_reminder_fields(await json_object(request)))
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     db = services(request).db
     if_match = _if_match(request)
     try:
-        row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+        if scheduled(changes):
+            row = await rewrite(db, caller, task_id, changes, changes.get("completed"), if_match)
+        else:
+            row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+            if row is None and changes.get("completed"):  # perhaps a recurring task: it advances
+                row = await rewrite(db, caller, task_id, changes, True, if_match)
     except tasks.ListNotFound:
         raise _list_refused("body", body.list_id) from None
     if row is None:
@@ -301,6 +332,11 @@ async def complete_task(request: Request) -> Response:
 
     async def complete(db: Runner) -> Response:
         row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
+        if row is not None and row["to_plan"]:  # a pending recurring task: it advances
+            flip = body.completed is None
+            row = await rewrite(
+                db, caller, task_id, {}, body.completed, if_match, flip=flip, current=row
+            )
         if row is None:
             await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
