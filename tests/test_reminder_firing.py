@@ -3,13 +3,12 @@ as a `reminder` event on the open streams of their user (no id), never for compl
 tasks, one after another for a task with several, with two workers and two replicas on one
 database, and when a process is killed (SIGKILL) in the middle of a firing.
 
-Until the `time` branch sets reminders through the API, the tests write the two columns it
-keeps (`reminders` and `next_reminder_at`, INTERFACES.md "Reminders") directly."""
+Reminders are set through the API (`at` reminders); the tests with hundreds of them write the
+column `time` keeps them in (`reminders`, whose trigger sets `next_reminder_at`) directly."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ import psutil
 import pytest
 
 from tests.conftest import PREPARED_STATEMENTS, User, create_task, register
-from tests.sse import open_stream
+from tests.sse import Event, Stream, open_stream
 from tests.test_events import events_url, server_env
 from tests.test_webhooks import add_webhook, deliveries
 from tests.webhook_receiver import receiving
@@ -39,15 +38,22 @@ async def db_now(db: asyncpg.Connection) -> datetime:
     return now
 
 
-async def set_reminders(db: asyncpg.Connection, task_id: int, fires: Sequence[datetime]) -> None:
-    """As `time` stores them: each reminder with its fires_at, and the earliest still to come."""
-    reminders = [{"at": rfc3339(f), "fires_at": rfc3339(f)} for f in fires]
-    await db.execute(
-        "UPDATE tasks SET reminders = $2::jsonb, next_reminder_at = $3 WHERE id = $1",
-        task_id,
-        json.dumps(reminders),
-        min(fires),
-    )
+async def set_reminders(
+    http: httpx.AsyncClient, user: User, task_id: int, fires: Sequence[datetime]
+) -> None:
+    """Reminders at these instants, set through the API (`at` reminders)."""
+    body = {"reminders": [{"at": rfc3339(f)} for f in fires]}
+    r = await http.put(f"{user.tasks}/{task_id}", json=body, headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert sorted(x["fires_at"] for x in r.json()["reminders"]) == sorted(map(rfc3339, fires))
+
+
+async def next_reminder(stream: Stream) -> Event | None:
+    """The next `reminder` event (the task events of the writes that set it skipped)."""
+    while True:
+        event = await stream.next_event(wait=20)
+        if event is None or event.event == "reminder":
+            return event
 
 
 async def fired(db: asyncpg.Connection, task_ids: Sequence[int]) -> list[asyncpg.Record]:
@@ -96,8 +102,8 @@ async def test_a_reminder_fires_once_at_its_instant_as_an_event_without_id(
     task = await create_task(http, user, title="call mum")
     async with open_stream(http, events_url(user), user.headers) as stream:
         instant = (await db_now(db)) + timedelta(seconds=1.5)
-        await set_reminders(db, task["id"], [instant])
-        event = await stream.next_event(wait=20)
+        await set_reminders(http, user, task["id"], [instant])
+        event = await next_reminder(stream)
         assert event is not None and event.event == "reminder" and event.id is None
         assert event.json["fires_at"] == rfc3339(instant)
         assert event.json["task"]["id"] == task["id"]
@@ -117,7 +123,7 @@ async def test_a_tasks_reminders_fire_one_after_another_and_for_each_occurrence(
     task = await create_task(http, user)
     now = await db_now(db)
     first, second = now + timedelta(seconds=1), now + timedelta(seconds=2)
-    await set_reminders(db, task["id"], [second, first])
+    await set_reminders(http, user, task["id"], [second, first])
 
     async def both() -> bool:
         return len(await fired(db, [task["id"]])) == 2
@@ -126,7 +132,7 @@ async def test_a_tasks_reminders_fire_one_after_another_and_for_each_occurrence(
     # A recurring task's next occurrence brings its reminders again (as `time`'s
     # advance sets them): they fire too.
     third = (await db_now(db)) + timedelta(seconds=1)
-    await set_reminders(db, task["id"], [third])
+    await set_reminders(http, user, task["id"], [third])
 
     async def three() -> bool:
         return len(await fired(db, [task["id"]])) == 3
@@ -145,9 +151,9 @@ async def test_a_fired_reminder_is_delivered_once_to_the_users_reminder_webhooks
         task = await create_task(http, user, title="webhooked")
         async with open_stream(http, events_url(user), user.headers) as stream:
             instant = (await db_now(db)) + timedelta(seconds=1)
-            await set_reminders(db, task["id"], [instant])
+            await set_reminders(http, user, task["id"], [instant])
             (got,) = await receiver.wait_for(1, within=20)
-            event = await stream.next_event(wait=20)
+            event = await next_reminder(stream)
         assert got.verified and got.json["type"] == "reminder"
         # The same data as the stream's event: the task as the API shows it, and the instant.
         assert event is not None and got.json["data"] == event.json
@@ -169,7 +175,7 @@ async def test_completed_and_deleted_tasks_never_fire(
     control = await create_task(http, user)
     instant = (await db_now(db)) + timedelta(seconds=1)
     for task in (done, gone, control):
-        await set_reminders(db, task["id"], [instant])
+        await set_reminders(http, user, task["id"], [instant])
     assert (
         await http.delete(f"{user.tasks}/{gone['id']}", headers=user.headers)
     ).status_code == 204
