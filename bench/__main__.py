@@ -31,7 +31,7 @@ import bcrypt
 import httpx
 import psycopg
 
-from bench import plain, replicas, sizes
+from bench import events, plain, replicas, sizes
 from bench.loadgen import request_for
 from bench.processes import app_command, floor_command, serving, worker_rss_mb
 from bench.workloads import (
@@ -60,7 +60,11 @@ METRICS_WORKLOADS = ["list", "get", "create", "sync"]
 # and whether this is a quick (smoke) run, it returns what goes into the results under its name
 # ("ok": false when it failed). Each can also run alone: python -m bench.sizes, bench.replicas.
 Stage = Callable[[str, Path, bool], dict[str, Any]]
-LATER_STAGES: list[tuple[str, Stage]] = [("sizes", sizes.run), ("replicas", replicas.run)]
+LATER_STAGES: list[tuple[str, Stage]] = [
+    ("sizes", sizes.run),
+    ("events", events.run),
+    ("replicas", replicas.run),
+]
 
 
 @dataclass

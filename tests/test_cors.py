@@ -37,6 +37,14 @@ async def test_preflight_from_the_frontend_is_allowed(
     assert r.headers["x-request-id"]
 
 
+async def test_a_resuming_event_stream_may_send_last_event_id(client: httpx.AsyncClient) -> None:
+    headers = preflight(FRONTEND, "GET", "authorization,last-event-id")
+    r = await client.options("/api/u/events", headers=headers)
+    assert r.status_code == 200
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert "last-event-id" in allowed
+
+
 async def test_preflight_from_another_origin_is_a_400_problem(client: httpx.AsyncClient) -> None:
     r = await client.options("/api/u/tasks", headers=preflight("http://evil.example"))
     assert_problem(r, 400)

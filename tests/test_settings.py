@@ -88,6 +88,8 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         ("WEB_CONCURRENCY", "0"),
         ("LOGIN_MAX_FAILURES", "ten"),
         ("DB_STATEMENT_CACHE", "sometimes"),
+        ("EVENTS_HEARTBEAT_SECONDS", "0"),
+        ("EVENTS_MAX_STREAMS", "none"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(name: str, value: str) -> None:

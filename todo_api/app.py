@@ -24,6 +24,7 @@ from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
 from todo_api.dispatch import method_route
+from todo_api.event_hub import EventHub
 from todo_api.handlers import EXCEPTION_HANDLERS, database_unavailable
 from todo_api.logs import access_log, configure_logging
 from todo_api.middleware.body_limit import BodyLimitMiddleware
@@ -37,7 +38,8 @@ from todo_api.middleware.cors import (
 from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
-from todo_api.routes import auth, docs, health, lists, sync, tasks, time, webhooks
+from todo_api.reminder_firing import firing
+from todo_api.routes import auth, docs, events, health, lists, sync, tasks, time, webhooks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -69,6 +71,8 @@ ROUTES = [
         methods=["GET"],
     ),
     Route("/api/{user_id}/reminders", time.list_reminders, methods=["GET"]),
+    Route("/api/{user_id}/events", events.event_stream, methods=["GET"]),
+    Route("/api/{user_id}/events/tickets", events.create_ticket, methods=["POST"]),
     method_route("/api/{user_id}/lists", lists.list_collection),
     method_route("/api/{user_id}/lists/{list_id}", lists.list_item),
     Route("/api/{user_id}/lists/{list_id}/move", lists.move_list, methods=["POST"]),
@@ -94,7 +98,8 @@ ROUTES = [
     Route("/docs", docs.docs, methods=["GET"]),
     Mount(docs.ASSETS_PATH, app=docs.assets()),
 ]
-# The webhook worker's own pool: one connection to poll with, one more while it records.
+# The background work's own pool (webhook deliveries, reminder firing): one connection to poll
+# with, one more while the other records.
 WORKER_POOL = {"db_pool_min": 0, "db_pool_max": 2}
 METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
@@ -154,20 +159,23 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
         hasher = PasswordHasher(
             settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_wait_seconds
         )
+        hub = EventHub(db)
         app.state.services = Services(
             settings=settings,
             db=db,
             hasher=hasher,
             cursors=CursorCodec(settings.jwt_secret),
             sync_tokens=SyncTokens(settings.jwt_secret, settings.sync_history_days),
+            events=hub,
         )
         if issuer is not None:
             await issuer.start()
         publishing = (
             metrics.publishing(db, hasher) if settings.metrics else contextlib.nullcontext()
         )
-        # Every process sends webhook deliveries; claims in PostgreSQL keep them apart. The
-        # worker has a pool of its own, so requests never wait behind it for a connection.
+        # Every process sends webhook deliveries and fires reminders; claims in PostgreSQL keep
+        # the processes apart. That background work has a pool of its own, so requests never
+        # wait behind it for a connection.
         worker_db = await open_database(settings.model_copy(update=WORKER_POOL), database_url)
         deliveries = WebhookWorker(worker_db, settings, resolve=resolve)
         deliveries.start()
@@ -175,7 +183,7 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
         try:
-            async with publishing:
+            async with publishing, hub.running(), firing(worker_db):
                 yield
         finally:
             await deliveries.stop()

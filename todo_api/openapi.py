@@ -77,6 +77,11 @@ REQUEST_HEADERS: Final[dict[str, dict[str, Any]]] = {
         "request with this key (Idempotent-Replayed: true).",
         "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
     },
+    "Last-Event-ID": {
+        "description": "Resume after this event id (a sync token), as a reconnecting "
+        "EventSource sends it; used instead of `since`.",
+        "schema": {"type": "string", "maxLength": 1024},
+    },
 }
 
 # What each error status means here, and the headers that come with it.
@@ -107,7 +112,8 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     415: ("The body is not JSON.", ()),
     422: ("The JSON object or the query string breaks a rule; `errors` lists each.", ()),
     429: (
-        "Too many failed logins for this account, or the server is busy hashing passwords.",
+        "Too many failed logins for this account, the server is busy hashing passwords, or "
+        "the user holds EVENTS_MAX_STREAMS event streams already.",
         ("Retry-After",),
     ),
     503: ("The database is unavailable.", ("Retry-After",)),

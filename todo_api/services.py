@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.cursors import CursorCodec
 from todo_api.db.pool import Database
+from todo_api.event_hub import EventHub
 from todo_api.settings import Settings
 from todo_api.sync_tokens import SyncTokens
 
@@ -20,6 +21,7 @@ class Services:
     hasher: PasswordHasher
     cursors: CursorCodec
     sync_tokens: SyncTokens
+    events: EventHub
 
 
 def services(request: HTTPConnection) -> Services:

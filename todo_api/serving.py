@@ -23,6 +23,7 @@ a response by the request-context middleware (`send_timeout_seconds`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
 
@@ -32,6 +33,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from todo_api.middleware.request_context import (
     FLOW_CONTROL,
+    SHUTDOWN_HOOKS,
     RequestContextMiddleware,
     request_id_for,
 )
@@ -99,6 +101,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._shutdown_hooks: list[Callable[[], None]] = []
         self._arm_head_timer()
 
     def _arm_head_timer(self) -> None:
@@ -165,6 +168,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._refused:
             super().on_message_complete()
 
+    def shutdown(self) -> None:
+        """uvicorn begins a graceful shutdown: a response that would never end (an event
+        stream) ends now, instead of holding the shutdown up until its timeout."""
+        for hook in list(self._shutdown_hooks):
+            hook()
+        super().shutdown()
+
     def _release_address(self) -> None:
         """The connection no longer counts against its address (once)."""
         if self._address is not None:
@@ -190,6 +200,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         cycle.scope[FLOW_CONTROL] = self.flow  # request_context.py: when a send may wait
+        cycle.scope[SHUTDOWN_HOOKS] = self._shutdown_hooks
         # uvicorn answers the request over `limit_concurrency` with a plain-text 503 of its own.
         chosen: Any = TOO_BUSY if app is service_unavailable else app
         super()._start_asgi_task(cycle, chosen)

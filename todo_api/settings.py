@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     body_timeout_seconds: Seconds = 30.0  # for its body to arrive
     send_timeout_seconds: Seconds = 30.0  # for a client to take each part of a response
     migrate_on_start: bool = True
+    # Event streams (routes/events.py): the idle interval between heartbeats, which is also how
+    # soon a stream ends once its session does; and how many streams a user may hold at once.
+    events_heartbeat_seconds: Seconds = 15.0
+    events_max_streams: int = Field(default=10, ge=1, le=100_000)
     # Webhooks (API.md, "Webhooks"; todo_api/webhook_worker.py):
     webhook_allow_http: bool = False  # plain http:// urls (development and tests)
     webhook_allow_private: bool = False  # loopback, private, link-local, ... addresses

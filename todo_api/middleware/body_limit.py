@@ -39,9 +39,14 @@ class BodyLimitMiddleware:
             return
         received = 0
         deadline: float | None = None
+        body_complete = False
 
         async def receive_within_limit() -> Message:
-            nonlocal received, deadline
+            nonlocal received, deadline, body_complete
+            if body_complete:
+                # The body is all there: what the app waits for now is the client going away
+                # (a streamed response listens for it), which has no deadline.
+                return await receive()
             if deadline is None:
                 deadline = time.monotonic() + self.timeout
             try:
@@ -55,6 +60,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise _too_large(self.max_bytes)
+                body_complete = not message.get("more_body", False)
             return message
 
         await self.app(scope, receive_within_limit, send)

@@ -36,6 +36,10 @@ _ID_COUNTER = itertools.count(1)
 
 # The scope key under which serving.py's protocol hands over the connection's flow control.
 FLOW_CONTROL = "todo_api.flow_control"
+# The scope key of a list the protocol calls each entry of (no arguments) when uvicorn begins a
+# graceful shutdown: a response that would never end by itself (an event stream) adds its own
+# ending to it, so the shutdown does not wait for it.
+SHUTDOWN_HOOKS = "todo_api.shutdown_hooks"
 
 
 def request_id_for(scope: Scope) -> str:

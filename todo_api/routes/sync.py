@@ -21,7 +21,20 @@ from todo_api.sync_tokens import (
     FeedPosition,
     InvalidSyncToken,
     ReadToken,
+    SyncTokens,
 )
+
+
+def read_sync_token(tokens: SyncTokens, token: str, user_id: str, loc: list[str]) -> ReadToken:
+    """The position a client's sync token names; 422 for one this service did not make for this
+    user, 410 for one older than the history kept (the client starts over)."""
+    try:
+        return tokens.decode(token, user_id)
+    except InvalidSyncToken as exc:
+        error = {"loc": loc, "msg": str(exc), "type": "invalid_sync_token"}
+        raise Problem(422, f"Invalid sync token: {exc}", errors=[error]) from None
+    except ExpiredSyncToken as exc:
+        raise Problem(410, f"The sync token is {exc}") from None
 
 
 @operation(
@@ -39,14 +52,8 @@ async def task_changes(request: Request) -> Response:
     position = START
     read: ReadToken | None = None
     if params.since is not None:
-        try:
-            read = svc.sync_tokens.decode(params.since, caller.user_id)
-            position = read.position
-        except InvalidSyncToken as exc:
-            error = {"loc": ["query", "since"], "msg": str(exc), "type": "invalid_sync_token"}
-            raise Problem(422, f"Invalid sync token: {exc}", errors=[error]) from None
-        except ExpiredSyncToken as exc:
-            raise Problem(410, f"The sync token is {exc}") from None
+        read = read_sync_token(svc.sync_tokens, params.since, caller.user_id, ["query", "since"])
+        position = read.position
     page = await sync.changes_after(
         svc.db,
         caller,
