@@ -1,4 +1,4 @@
--- depends: 0006_task_counts
+-- depends: 0008_time
 -- Live events (GET /api/{user_id}/events) and the firing of reminders.
 --
 -- event_tickets: a ticket lets a browser's EventSource (which cannot send headers) open a

@@ -1,4 +1,4 @@
--- depends: 0008_time
+-- depends: 0010_events
 -- A leaner write path (issue 23), every guarantee kept; each step measured with
 -- `python -m bench.statements` (README, Performance).
 
