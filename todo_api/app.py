@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -17,8 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api import metrics
-from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
+from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend, TokenRefused
 from todo_api.auth.passwords import PasswordHasher
+from todo_api.auth.personal import PersonalTokens
+from todo_api.caller import Caller
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
@@ -35,7 +37,8 @@ from todo_api.middleware.cors import (
 )
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
-from todo_api.routes import auth, docs, health, sync, tasks
+from todo_api.problems import ProblemResponse
+from todo_api.routes import auth, docs, health, sync, tasks, tokens
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -68,6 +71,8 @@ ROUTES = [
     Route("/api/auth/password", auth.change_password, methods=["PUT"]),
     method_route("/api/auth/sessions", auth.sessions_routes),
     Route("/api/auth/sessions/{session_id}", auth.end_session, methods=["DELETE"]),
+    method_route("/api/auth/tokens", tokens.token_collection),
+    Route("/api/auth/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
     Route("/openapi.json", docs.openapi_json, methods=["GET"]),
@@ -93,8 +98,23 @@ async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) 
         raise AccountUnavailable(str(exc)) from exc
 
 
+def personal_lookup(known: PersonalTokens) -> Callable[[HTTPConnection, str], Awaitable[Caller]]:
+    """The caller of a personal access token, from the tokens this process has seen."""
+
+    async def lookup(conn: HTTPConnection, token: str) -> Caller:
+        try:
+            return await known.caller(services(conn).db, token)
+        except DatabaseUnavailable as exc:
+            raise AccountUnavailable(str(exc)) from exc
+
+    return lookup
+
+
 def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
-    """The backend could not reach the database to make an issuer's account."""
+    """A personal token used beyond its reach (403), or the backend could not reach the
+    database (to look up a personal token, or to make an issuer's account)."""
+    if isinstance(exc, TokenRefused):
+        return ProblemResponse(403, str(exc))
     return database_unavailable(exc)
 
 
@@ -164,7 +184,12 @@ def create_app(settings: Settings) -> ASGIApp:
             Middleware(BodyLimitMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(
                 AuthenticationMiddleware,
-                backend=BearerTokenBackend(settings.jwt_secret, issuer, provision_external_user),
+                backend=BearerTokenBackend(
+                    settings.jwt_secret,
+                    issuer,
+                    provision_external_user,
+                    personal_lookup(PersonalTokens()),
+                ),
                 on_error=authentication_failed,
             ),
         ],

@@ -78,10 +78,15 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     ),
     403: (
         "The path's user is not the token's user; the account is inactive; the password given "
-        "is wrong; or the route needs a session and the token (a trusted issuer's) has none.",
+        "is wrong; the route needs a session and the token (a trusted issuer's) has none; or "
+        "a personal access token may not make this request (its scope, or /api/auth/).",
         (),
     ),
-    404: ("No such task (or session) of this user's: another user's is not found either.", ()),
+    404: (
+        "No such task (or session, or personal access token) of this user's: another user's "
+        "is not found either.",
+        (),
+    ),
     409: (
         "The email or username is already taken; or a request with this Idempotency-Key is "
         "still running.",
@@ -224,6 +229,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "required": True,
                 "description": "A session's id, as GET /api/auth/sessions lists it.",
                 "schema": {"type": "string", "minLength": 1},
+            }
+        )
+    if "{token_id}" in path:
+        params.append(
+            {
+                "name": "token_id",
+                "in": "path",
+                "required": True,
+                "description": "A personal access token's id, as GET /api/auth/tokens lists it.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             }
         )
     if query is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -154,6 +155,15 @@ async def json_or_form(request: Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise Problem(400, "The form is not valid UTF-8") from None
     return _as_object(dict(pairs))
+
+
+MAX_ID: Final = 2**63 - 1
+_ID: Final = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def positive_id(raw: str) -> int | None:
+    """A path's id: a positive integer within 64 bits, written plainly; else None (a 404)."""
+    return int(raw) if _ID.fullmatch(raw) and int(raw) <= MAX_ID else None
 
 
 def _loc_text(loc: Sequence[str | int]) -> str:

@@ -65,6 +65,12 @@ CalendarDate = Annotated[
 ]
 
 
+def trimmed_pattern(max_chars: int) -> str:
+    """The JSON Schema pattern of a required text: 1 to `max_chars` characters, no NUL, between
+    surrounding white space (which is trimmed)."""
+    return rf"^\s*[^\s\x00](?:[^\x00]{{0,{max_chars - 2}}}[^\s\x00])?\s*$"
+
+
 def not_null(value: Any) -> Any:
     if value is None:
         raise PydanticCustomError("null_not_allowed", "Value must not be null")

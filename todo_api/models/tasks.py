@@ -31,6 +31,7 @@ from todo_api.models.common import (
     lower_case,
     not_null,
     partial_update,
+    trimmed_pattern,
     whole_number,
 )
 
@@ -44,7 +45,7 @@ TAG_MAX_CHARS: Final = 40
 PRIORITIES: Final = ("none", "low", "medium", "high")
 # A title has 1 to 200 characters between its surrounding white space.
 
-TITLE_PATTERN: Final = rf"^\s*[^\s\x00](?:[^\x00]{{0,{TITLE_MAX_CHARS - 2}}}[^\s\x00])?\s*$"
+TITLE_PATTERN: Final = trimmed_pattern(TITLE_MAX_CHARS)
 
 Title = Annotated[
     str,

@@ -33,12 +33,11 @@ from todo_api.models.tasks import (
     task_json,
 )
 from todo_api.openapi import Reply, operation
-from todo_api.payloads import JSONResponse, json_object, validated
+from todo_api.payloads import JSONResponse, json_object, positive_id, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
 from todo_api.services import services
 
-MAX_TASK_ID = 2**63 - 1
 # A created task's id, for the document's links (create, then get, update, toggle, delete).
 TASK_LINK = {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"}
 TASK_LINKS = {
@@ -64,7 +63,6 @@ class TaskIdConvertor(Convertor[str]):
 
 
 register_url_convertor("task_id", TaskIdConvertor())
-_TASK_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 def owner_of(request: Request) -> Caller:
@@ -77,9 +75,10 @@ def owner_of(request: Request) -> Caller:
 
 def _task_id(request: Request) -> int:
     raw: str = request.path_params["task_id"]
-    if _TASK_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
-        return int(raw)
-    raise Problem(404, f"Task {raw} not found")
+    task_id = positive_id(raw)
+    if task_id is None:
+        raise Problem(404, f"Task {raw} not found")
+    return task_id
 
 
 async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:

@@ -1,0 +1,2 @@
+-- depends: 0006_task_counts
+DROP TABLE personal_tokens;
