@@ -17,9 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api import metrics
+from todo_api.agents.server import McpEndpoint
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend, TokenRefused
 from todo_api.auth.passwords import PasswordHasher
-from todo_api.auth.personal import PersonalTokens
+from todo_api.auth.personal import MCP_PATH, PersonalTokens
 from todo_api.caller import Caller
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
@@ -82,9 +83,14 @@ ROUTES = [
 METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    """The routes these settings serve: /metrics only when METRICS is on."""
-    return [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
+def routes(settings: Settings, mcp: McpEndpoint | None = None) -> list[BaseRoute]:
+    """The routes these settings serve: /metrics only when METRICS is on; /mcp with an
+    endpoint to serve it (each app has its own: its SDK session manager runs in the app's
+    lifespan)."""
+    served = [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
+    if mcp is not None:
+        served.append(Route(MCP_PATH, mcp, methods=["POST"]))
+    return served
 
 
 async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) -> None:
@@ -134,6 +140,7 @@ def create_app(settings: Settings) -> ASGIApp:
         raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
     database_url = settings.database_url
     issuer = trusted_issuer(settings)
+    mcp = McpEndpoint()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -161,7 +168,7 @@ def create_app(settings: Settings) -> ASGIApp:
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
         try:
-            async with publishing:
+            async with publishing, mcp.running():
                 yield
         finally:
             access_log.flush()
@@ -171,7 +178,7 @@ def create_app(settings: Settings) -> ASGIApp:
             await db.pool.close()
 
     app = Starlette(
-        routes=routes(settings),
+        routes=routes(settings, mcp),
         middleware=[
             Middleware(
                 ProblemCORSMiddleware,

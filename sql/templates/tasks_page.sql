@@ -24,7 +24,7 @@ WITH matching AS [[materialized]] (
       AND (:due_after::text IS NULL OR t.due_date >= :due_after::text::date)
       AND (:due_before::text IS NULL OR t.due_date <= :due_before::text::date)
       AND (:overdue::boolean IS NULL
-           OR COALESCE(NOT t.completed AND t.due_date < :today::text::date, false) = :overdue::boolean)
+           OR {{overdue}} = :overdue::boolean)
 )
 SELECT u.is_active, {{caller}} AS may_act,
        CASE WHEN :from_counts::boolean THEN (

@@ -18,6 +18,8 @@ ALLOWED_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    "Mcp-Protocol-Version",
+    "Mcp-Session-Id",
 )
 EXPOSED_HEADERS = (
     "Link",
@@ -27,6 +29,7 @@ EXPOSED_HEADERS = (
     "ETag",
     "Retry-After",
     "Idempotent-Replayed",
+    "Mcp-Session-Id",
 )
 PREFLIGHT_MAX_AGE = 600
 

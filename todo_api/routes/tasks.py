@@ -4,9 +4,10 @@ SQL then touches only that user's rows, so another user's task is simply not fou
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
+import asyncpg
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from todo_api.auth.backend import require_user
 from todo_api.caller import Caller
 from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
-from todo_api.cursors import InvalidCursor
+from todo_api.cursors import CursorCodec, InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Runner
 from todo_api.dispatch import by_method
@@ -81,13 +82,13 @@ def _task_id(request: Request) -> int:
     return task_id
 
 
-async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
+async def not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
     """No row came back: say why, the caller's status first."""
     refuse_user(await users.user_status(db, caller))
     raise Problem(404, f"Task {task_id} not found")
 
 
-async def _not_written(
+async def not_written(
     db: Runner, caller: Caller, task_id: int, if_match: list[int] | None
 ) -> NoReturn:
     """A write found no row: the caller may not act, the task is missing (404), or it exists
@@ -98,7 +99,7 @@ async def _not_written(
             etag = task_etag(current["version"])
             detail = f"Task {task_id} has changed: its ETag is now {etag}"
             raise Problem(412, detail, headers={"ETag": etag})
-    await _not_found(db, caller, task_id)
+    await not_found(db, caller, task_id)
 
 
 def _if_match(request: Request) -> list[int] | None:
@@ -111,6 +112,23 @@ def _task_response(
     """One task, with its ETag."""
     headers = {**(headers or {}), "ETag": task_etag(row["version"])}
     return JSONResponse(task_json(row), status_code=status_code, headers=headers)
+
+
+async def insert(db: Runner, caller: Caller, body: TaskCreate) -> asyncpg.Record:
+    """Create the task the body describes (the route's and the agents' add_tasks alike)."""
+    row = await tasks.insert_task(
+        db,
+        caller,
+        body.title,
+        body.description,
+        body.completed,
+        body.due_date,
+        body.priority,
+        body.tags,
+    )
+    if row is None:
+        await not_found(db, caller, None)
+    return row
 
 
 @operation(
@@ -127,18 +145,7 @@ async def create_task(request: Request) -> Response:
     body = validated(TaskCreate, await json_object(request))
 
     async def create(db: Runner) -> Response:
-        row = await tasks.insert_task(
-            db,
-            caller,
-            body.title,
-            body.description,
-            body.completed,
-            body.due_date,
-            body.priority,
-            body.tags,
-        )
-        if row is None:
-            await _not_found(db, caller, None)
+        row = await insert(db, caller, body)
         location = f"/api/{caller.user_id}/tasks/{row['id']}"
         return _task_response(row, 201, {"Location": location})
 
@@ -172,15 +179,38 @@ async def list_tasks(request: Request) -> Response:
         if values:
             query[name] = values
     params = validated(TaskListQuery, query, where="query")
+    svc = services(request)
+    today = params.today(datetime.now(UTC)) if params.overdue is not None else None
+    page, cursor = await task_page(svc.db, svc.cursors, caller, params, today)
+    headers = {"X-Total-Count": str(page.total)}
+    if cursor is not None:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
+    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
+    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return response
+
+
+async def task_page(
+    db: Runner,
+    cursors: CursorCodec,
+    caller: Caller,
+    params: TaskListQuery,
+    today: date | None,
+    where: str = "query",
+) -> tuple[tasks.Page, str | None]:
+    """One page of the listing (the route's and the agents' find_tasks alike), and the cursor
+    of the next page (None: the last); `today` is the caller's, for `overdue`."""
     order = params.order or tasks.SORTS[params.sort].default_order
     key_type = tasks.SORTS[params.sort].key_type
-    svc = services(request)
     after = None
     if params.cursor is not None:
         try:
-            after = svc.cursors.decode(params.cursor, params.sort, order, key_type)
+            after = cursors.decode(params.cursor, params.sort, order, key_type)
         except InvalidCursor as exc:
-            error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
+            error = {"loc": [where, "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
     filters = tasks.Filters(
         completed=params.completed,
@@ -190,23 +220,16 @@ async def list_tasks(request: Request) -> Response:
         due_after=params.due_after,
         due_before=params.due_before,
         overdue=params.overdue_flag,
-        today=params.today(datetime.now(UTC)) if params.overdue is not None else None,
+        today=today,
     )
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
-    page = await tasks.list_tasks(svc.db, caller, filters, request_page)
+    page = await tasks.list_tasks(db, caller, filters, request_page)
     refuse_user(page.owner)
-    headers = {"X-Total-Count": str(page.total)}
-    if page.has_more:
-        last = page.rows[-1]
-        key = tasks.cursor_key(params.sort, last)
-        cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
-        headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
-    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
-    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return response
+    if not page.has_more:
+        return page, None
+    last = page.rows[-1]
+    key = tasks.cursor_key(params.sort, last)
+    return page, cursors.encode(params.sort, order, key_type, key, last["id"])
 
 
 @operation(
@@ -226,7 +249,7 @@ async def get_task(request: Request) -> Response:
     db = services(request).db
     row = await tasks.get_task(db, caller, task_id)
     if row is None:
-        await _not_found(db, caller, task_id)
+        await not_found(db, caller, task_id)
     etag = task_etag(row["version"])
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
@@ -246,14 +269,20 @@ async def update_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskUpdate, await json_object(request))
+    row = await update(services(request).db, caller, task_id, body, _if_match(request))
+    return _task_response(row)
+
+
+async def update(
+    db: Runner, caller: Caller, task_id: int, body: TaskUpdate, if_match: list[int] | None
+) -> asyncpg.Record:
+    """Change the fields the body gives (the route's and the agents' update_task alike)."""
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
-    db = services(request).db
-    if_match = _if_match(request)
     row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
     if row is None:
-        await _not_written(db, caller, task_id, if_match)
-    return _task_response(row)
+        await not_written(db, caller, task_id, if_match)
+    return row
 
 
 @operation(
@@ -275,7 +304,7 @@ async def complete_task(request: Request) -> Response:
     async def complete(db: Runner) -> Response:
         row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
         if row is None:
-            await _not_written(db, caller, task_id, if_match)
+            await not_written(db, caller, task_id, if_match)
         return _task_response(row)
 
     return await idempotent(request, services(request).db, caller, complete)
@@ -295,7 +324,7 @@ async def delete_task(request: Request) -> Response:
     db = services(request).db
     if_match = _if_match(request)
     if not await tasks.delete_task(db, caller, task_id, if_match=if_match):
-        await _not_written(db, caller, task_id, if_match)
+        await not_written(db, caller, task_id, if_match)
     return Response(status_code=204)
 
 
@@ -314,18 +343,29 @@ async def move_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskMove, await json_object(request))
-    db = services(request).db
-    if_match = _if_match(request)
+    row = await move(services(request).db, caller, task_id, body, _if_match(request))
+    return _task_response(row)
+
+
+async def move(
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    body: TaskMove,
+    if_match: list[int] | None,
+    where: str = "body",
+) -> asyncpg.Record:
+    """Move the task as the body says (the route's and the agents' move_task alike)."""
     try:
         row = await tasks.move_task(db, caller, task_id, body.after, if_match=if_match)
     except tasks.MoveRefused:
         detail = f"Task {task_id} cannot be moved after task {body.after}"
         msg = "Not another task of this user's"
-        error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
-        raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
+        error = {"loc": [where, "after"], "msg": msg, "type": "invalid_after"}
+        raise Problem(422, f"Invalid request {where}: {detail}", errors=[error]) from None
     if row is None:
-        await _not_written(db, caller, task_id, if_match)
-    return _task_response(row)
+        await not_written(db, caller, task_id, if_match)
+    return row
 
 
 @operation(

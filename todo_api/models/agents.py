@@ -1,0 +1,109 @@
+"""The agents' tools (MCP, todo_api/agents/): what each takes and answers. Every input is the
+REST body or query model it stands for, with the task id added where the path held it, so a
+field added to a task (TaskCreate, TaskUpdate, TaskMove, TaskListQuery) reaches the tools with
+no change here; the outputs are made of TaskOut and TagCount."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from todo_api.models.common import Body, whole_number
+from todo_api.models.tasks import TagCount, TaskCreate, TaskListQuery, TaskMove, TaskOut, TaskUpdate
+
+BATCH_MAX: Final = 25  # tasks or ids one call of add_tasks, complete_tasks or delete_tasks takes
+FIND_LIMIT_MAX: Final = 100
+FIND_LIMIT_DEFAULT: Final = 20
+
+TaskId = Annotated[
+    int,
+    BeforeValidator(whole_number),
+    Field(ge=1, le=2**63 - 1, description="A task id of the user's."),
+]
+TaskIds = Annotated[
+    list[TaskId],
+    Field(min_length=1, max_length=BATCH_MAX, description="1 to 25 task ids of the user's."),
+]
+
+
+class FindTasks(TaskListQuery):
+    """find_tasks: the listing's query (todo_api/agents/tools.py renames `tag` to `tags`,
+    `priority` to `priorities` and `list` to `list_id`, and leaves out `tz`: the user's own zone
+    is theirs), with smaller pages."""
+
+    limit: Annotated[int, Field(ge=1, le=FIND_LIMIT_MAX)] = FIND_LIMIT_DEFAULT
+
+
+class NoArguments(Body):
+    """A tool that takes nothing."""
+
+
+class GetTask(Body):
+    id: TaskId
+
+
+class AddTasks(Body):
+    tasks: Annotated[
+        list[TaskCreate],
+        Field(min_length=1, max_length=BATCH_MAX, description="1 to 25 tasks: all or none."),
+    ]
+
+
+class UpdateTask(TaskUpdate):
+    """update_task: the id, and any of the PUT body's fields (at least one)."""
+
+    id: TaskId
+
+
+class CompleteTasks(Body):
+    ids: TaskIds
+    completed: bool = Field(True, description="false: mark them not completed.")
+
+
+class MoveTask(TaskMove):
+    """move_task: the id, and the move body's fields."""
+
+    id: TaskId
+
+
+class DeleteTasks(Body):
+    ids: TaskIds
+
+
+class FoundTasks(BaseModel):
+    tasks: list[TaskOut]
+    total: int = Field(ge=0, description="Tasks matching the filters, across all pages.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last.")
+
+
+class OneTask(BaseModel):
+    task: TaskOut
+
+
+class SomeTasks(BaseModel):
+    tasks: list[TaskOut]
+
+
+class Tags(BaseModel):
+    tags: list[TagCount]
+
+
+class ListCount(BaseModel):
+    id: int
+    name: str
+    pending_count: int = Field(ge=0)
+
+
+class Overview(BaseModel):
+    pending: int = Field(ge=0)
+    completed: int = Field(ge=0)
+    overdue: int = Field(ge=0, description="As find_tasks' overdue=true counts them.")
+    due_today: int = Field(ge=0, description="Pending tasks due today (in the user's zone).")
+    due_next_7_days: int = Field(ge=0, description="Pending tasks due in the 7 days after today.")
+    lists: list[ListCount]
+    top_tags: list[TagCount] = Field(description="The 5 tags most of the user's tasks carry.")
+
+
+class DeletedTasks(BaseModel):
+    deleted: list[int]
