@@ -37,7 +37,7 @@ DATABASE_SCHEMES: Final = (
 # sets it up (todo_api/cli.py, `_metrics_directory`).
 METRICS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Settings whose values are never shown: not in the object's repr, not in an error line.
-_SECRET: Final = frozenset({"database_url", "jwt_secret"})
+_SECRET: Final = frozenset({"database_url", "jwt_secret", "todo_api_token"})
 
 
 class SettingsError(Exception):
@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # `todo-api mcp`: the personal access token whose user the stdio server acts for.
+    todo_api_token: str | None = Field(default=None, repr=False)
 
     @classmethod
     def settings_customise_sources(
