@@ -19,6 +19,7 @@ import httpx
 import httpx2
 import mcp_types as types
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -523,3 +524,11 @@ async def test_results_are_json_and_text_summaries_name_the_tasks(
     assert json.loads(json.dumps(result.structured_content)) == result.structured_content
     r = await client.get(f"{user.tasks}/{task['id']}", headers=user.headers)
     assert r.json() == task  # the same JSON the REST API answers
+
+
+async def test_every_schema_is_valid_json_schema(agent: Client) -> None:
+    for tool in (await agent.list_tools()).tools:
+        for schema in (tool.input_schema, tool.output_schema):
+            Draft202012Validator.check_schema(schema)
+            text = json.dumps(schema)
+            assert '"ge"' not in text and '"le"' not in text, tool.name  # pydantic's, not JSON's

@@ -298,3 +298,24 @@ async def test_last_used_at_is_recorded_at_first_use_and_not_on_every_request(
     again = await db.fetchval("SELECT last_used_at FROM personal_tokens WHERE id = $1", made["id"])
     assert again == first  # within the minute: no write per request
     assert datetime.now(UTC) - first < timedelta(minutes=1)
+
+
+async def test_the_document_describes_the_token_routes_and_mcp(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
+    statuses = {
+        ("/api/auth/tokens", "post"): {"201", "400", "401", "403", "413", "415", "422", "503"},
+        ("/api/auth/tokens", "get"): {"200", "401", "403", "503"},
+        ("/api/auth/tokens/{token_id}", "delete"): {"204", "401", "403", "404", "503"},
+    }
+    for (path, method), expected in statuses.items():
+        assert set(paths[path][method]["responses"]) == expected, (path, method)
+    created = document["components"]["schemas"]["TokenCreated"]
+    assert {"id", "name", "scope", "token", "created_at", "expires_at"} <= set(created["required"])
+    listed = document["components"]["schemas"]["TokenOut"]["properties"]
+    assert "token" not in listed
+    body = document["components"]["schemas"]["TokenCreate"]["properties"]
+    assert body["expires_in_days"]["anyOf"][0]["maximum"] == 365
+    description = document["info"]["description"]
+    assert "/mcp" in description and "todo-api mcp" in description
+    assert "TODO_API_TOKEN" in description

@@ -105,6 +105,28 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
 }
 
 
+DESCRIPTION: Final = """Users register, log in with a JWT, and manage their own tasks. Every error
+is an RFC 9457 `application/problem+json` body.
+
+**Scripts and agents** use a *personal access token* (`POST /api/auth/tokens`, shown once): send
+it as `Authorization: Bearer tdo_...`. A `read` token only reads.
+
+**AI agents: MCP at `/mcp`.** `POST /mcp` speaks the Model Context Protocol's Streamable HTTP
+transport (stateless, JSON answers) with nine tools: `find_tasks`, `get_task`, `list_tags`,
+`get_overview` (read-only), `add_tasks`, `update_task`, `complete_tasks`, `move_task`,
+`delete_tasks`. Any MCP client connects with the URL and a bearer header, for example the
+OpenAI Agents SDK:
+
+```python
+MCPServerStreamableHttp({"url": "https://<this host>/mcp",
+                         "headers": {"Authorization": "Bearer tdo_..."}})
+```
+
+A desktop client starts the same tools over stdio with `todo-api mcp` (environment
+`DATABASE_URL` and `TODO_API_TOKEN`). Tools act as the token's user only; a failed call answers
+a tool result with `isError` naming the field or id."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """A success response."""
@@ -324,8 +346,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "info": {
             "title": "todo-api",
             "version": __version__,
-            "description": "Users register, log in with a JWT, and manage their own tasks. "
-            "Every error is an RFC 9457 `application/problem+json` body.",
+            "description": DESCRIPTION,
         },
         "paths": paths,
         "components": {

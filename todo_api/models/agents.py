@@ -16,10 +16,11 @@ BATCH_MAX: Final = 25  # tasks or ids one call of add_tasks, complete_tasks or d
 FIND_LIMIT_MAX: Final = 100
 FIND_LIMIT_DEFAULT: Final = 20
 
+# The bounds before the validator: pydantic writes them as JSON Schema's only then.
 TaskId = Annotated[
     int,
-    BeforeValidator(whole_number),
     Field(ge=1, le=2**63 - 1, description="A task id of the user's."),
+    BeforeValidator(whole_number),
 ]
 TaskIds = Annotated[
     list[TaskId],

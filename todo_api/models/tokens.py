@@ -35,7 +35,8 @@ class TokenCreate(Body):
         "write", description="read: GET and HEAD, and the read-only MCP tools, only."
     )
     expires_in_days: (
-        Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=MAX_EXPIRY_DAYS)] | None
+        # The bounds before the validator: pydantic writes them as JSON Schema's only then.
+        Annotated[int, Field(ge=1, le=MAX_EXPIRY_DAYS), BeforeValidator(whole_number)] | None
     ) = Field(DEFAULT_EXPIRY_DAYS, description="1 to 365 days; null: the token never expires.")
 
 
