@@ -234,11 +234,9 @@ async def test_todo_api_mcp_serves_the_tools_over_stdio(
     assert [r["title"] for r in rows] == ["from the desktop", "and another"]
 
 
-@pytest.mark.parametrize("token", [None, "tdo_not-a-token", "not even the prefix"])
-def test_todo_api_mcp_without_a_valid_token_exits_1_with_one_line(
-    database_url: str, token: str | None
-) -> None:
-    run = subprocess.run(
+def run_mcp(database_url: str, token: str | None) -> subprocess.CompletedProcess[str]:
+    """`todo-api mcp` with nothing on its standard input."""
+    return subprocess.run(
         [str(BIN / "todo-api"), "mcp"],
         env=_stdio(database_url, token),
         cwd=ROOT,
@@ -247,6 +245,13 @@ def test_todo_api_mcp_without_a_valid_token_exits_1_with_one_line(
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("token", [None, "tdo_not-a-token", "not even the prefix"])
+def test_todo_api_mcp_without_a_valid_token_exits_1_with_one_line(
+    database_url: str, token: str | None
+) -> None:
+    run = run_mcp(database_url, token)
     assert run.returncode == 1, run
     assert run.stdout == ""
     lines = run.stderr.splitlines()
@@ -259,15 +264,6 @@ async def test_todo_api_mcp_refuses_an_inactive_account_s_token(
     server = serve(server_env(database_url))
     user_id, _, token = await account(server.base)
     await db.execute("UPDATE users SET is_active = false WHERE id = $1", user_id)
-    run = await asyncio.to_thread(
-        subprocess.run,
-        [str(BIN / "todo-api"), "mcp"],
-        env=_stdio(database_url, token),
-        cwd=ROOT,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = await asyncio.to_thread(run_mcp, database_url, token)
     assert run.returncode == 1 and len(run.stderr.splitlines()) == 1, run
     assert "inactive" in run.stderr
