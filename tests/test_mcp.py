@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,18 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from starlette.types import ASGIApp
 
-from tests.conftest import BASE_URL, RemoteService, User, assert_problem, create_task, register
+from tests.conftest import (
+    BASE_URL,
+    RemoteService,
+    User,
+    assert_problem,
+    create_task,
+    register,
+    running,
+)
+from tests.keysets import AUDIENCE, ISSUER, STANDARD_SET, KeySetServer, token
+from todo_api.app import create_app
+from todo_api.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -370,6 +382,26 @@ async def test_every_kind_of_bearer_token_is_taken_and_nothing_else(
         r = await client.post("/mcp", json=body, headers={**accept, **headers})
         assert_problem(r, 401)
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_trusted_issuers_token_acts_for_its_account(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    key_server = KeySetServer(STANDARD_SET)
+    trusting = settings.model_copy(
+        update={"auth_jwks_url": key_server.url, "auth_issuer": ISSUER, "auth_audience": AUDIENCE}
+    )
+    sub = f"issuer-agent-{uuid.uuid4().hex[:12]}"
+    try:
+        async with (
+            running(create_app(trusting)) as app,
+            mcp_client(app, token("ed", sub=sub, email=None)) as agent,
+        ):
+            added = await call(agent, "add_tasks", {"tasks": [{"title": "from the issuer"}]})
+            assert added["tasks"][0]["user_id"] == sub
+    finally:
+        key_server.stop()
+    assert await db.fetchval("SELECT count(*) FROM tasks WHERE user_id = $1", sub) == 1
 
 
 async def test_a_deleted_token_or_an_inactive_account_is_refused_at_once(

@@ -92,6 +92,7 @@ async def test_mcp_calls_spread_over_two_workers_all_succeed(
             assert entry["status"] == 200, entry
             pids.add(entry["pid"])
     assert len(pids) == 2, pids  # both workers answered
+    assert "Terminating session" not in server.output  # one log line a request: the access log
 
 
 def _output_of(call: ModelCall, call_id: str) -> dict[str, Any]:
