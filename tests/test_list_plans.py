@@ -71,6 +71,7 @@ def arguments(
     return {
         "user_id": user_id,
         "session_id": "a-session",  # the plan is the same whether it has ended or not
+        "token_id": None,
         "completed": None,
         "pattern": None,
         "tags": None,

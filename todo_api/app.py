@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api import metrics
-from todo_api.agents.server import McpEndpoint
+from todo_api.agents.endpoint import McpEndpoint
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend, TokenRefused
 from todo_api.auth.passwords import PasswordHasher
 from todo_api.auth.personal import MCP_PATH, PersonalTokens
@@ -84,13 +84,10 @@ METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
 
 def routes(settings: Settings, mcp: McpEndpoint | None = None) -> list[BaseRoute]:
-    """The routes these settings serve: /metrics only when METRICS is on; /mcp with an
-    endpoint to serve it (each app has its own: its SDK session manager runs in the app's
-    lifespan)."""
+    """The routes these settings serve: /metrics only when METRICS is on; /mcp by `mcp` (each
+    app has its own: what serves it runs in the app's lifespan)."""
     served = [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
-    if mcp is not None:
-        served.append(Route(MCP_PATH, mcp, methods=["POST"]))
-    return served
+    return [*served, Route(MCP_PATH, mcp or McpEndpoint(), methods=["POST"])]
 
 
 async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) -> None:

@@ -22,7 +22,6 @@ import psycopg
 import uvicorn
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
-from todo_api.agents.server import check_token, serve_stdio
 from todo_api.cursors import CursorCodec
 from todo_api.db import admin
 from todo_api.db.migrations import apply_migrations
@@ -260,6 +259,8 @@ def _mcp(settings: Settings) -> int:
     if token is None:
         print("todo-api: TODO_API_TOKEN is not set (a personal access token)", file=sys.stderr)
         return 1
+    from todo_api.agents.server import check_token, serve_stdio  # the MCP SDK: only here
+
     with _database(settings) as url:
         _prepare(url, settings, migrate=False)
 

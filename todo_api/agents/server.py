@@ -9,17 +9,15 @@ with `isError` and the failure's text (the problem a route would have answered: 
 field or the id), never a JSON-RPC error and never a 5xx.
 
 /mcp takes the bearer tokens every route takes (access, issuer, personal): the authentication
-backend has read the token, and this endpoint refuses a request whose token the caller rule
-refuses (401 with WWW-Authenticate, or 403 for an inactive account) before the SDK sees it. A
-`read` personal token may call only the read-only tools. The request body is read here, under
-the service's body limit, and handed to the SDK whole: the answers are single JSON bodies that
-no middleware holds back."""
+backend has read the token, and agents/endpoint.py refuses a request whose token the caller
+rule refuses (401 with WWW-Authenticate, or 403 for an inactive account) before the SDK sees
+it. A `read` personal token may call only the read-only tools. The answers are single JSON
+bodies that no middleware holds back."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 import mcp_types as types
@@ -29,11 +27,10 @@ from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
 
 from todo_api import __version__
 from todo_api.agents.tools import TOOLS, Tool, ToolContext
-from todo_api.auth.backend import TokenUser, require_user
+from todo_api.auth.backend import TokenUser
 from todo_api.auth.personal import PersonalTokens
 from todo_api.auth.tokens import InvalidToken
 from todo_api.cursors import CursorCodec
@@ -179,39 +176,11 @@ async def _http_context(ctx: ServerRequestContext[Any, Any]) -> ToolContext:
     return ToolContext(svc.db, svc.cursors, request.user.caller)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The request's body, already read, as the first message; then the connection's own."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
-class McpEndpoint:
-    """/mcp: an ASGI app in the route table (POST only). Its SDK session manager must run in
-    the app's lifespan (`running()`), where the SDK keeps the tasks that serve requests."""
-
-    def __init__(self) -> None:
-        self.server = mcp_server(_http_context)
-        self.sessions = StreamableHTTPSessionManager(
-            app=self.server, json_response=True, stateless=True
-        )
-
-    def running(self) -> AbstractAsyncContextManager[None]:
-        return self.sessions.run()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        caller = require_user(request)  # a Problem (401) is answered by the app's handlers
-        refuse_user(await user_status(services(request).db, caller))
-        body = await request.body()  # within the body limit, or a 413 / 408 problem
-        await self.sessions.handle_request(scope, _replaying(body, receive), send)
+def http_sessions() -> StreamableHTTPSessionManager:
+    """The session manager of /mcp (agents/endpoint.py): stateless, answering JSON."""
+    return StreamableHTTPSessionManager(
+        app=mcp_server(_http_context), json_response=True, stateless=True
+    )
 
 
 async def serve_stdio(db: Database, cursors: CursorCodec, token: str) -> None:
