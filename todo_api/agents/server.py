@@ -71,17 +71,11 @@ def _schema(model: type[Any], mode: str = "validation") -> dict[str, Any]:
 
 
 def input_schema(tool: Tool[Any]) -> dict[str, Any]:
+    """The arguments' schema, under the names the tool takes them by (the model's aliases)."""
     schema = _schema(tool.arguments)
-    properties = {
-        tool.renamed.get(name, name): prop
-        for name, prop in schema["properties"].items()
-        if name not in tool.hidden
-    }
-    required = [tool.renamed.get(n, n) for n in schema.get("required", []) if n not in tool.hidden]
-    schema = {**schema, "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
+    properties = {k: v for k, v in schema["properties"].items() if k not in tool.hidden}
+    required = [name for name in schema.get("required", []) if name not in tool.hidden]
+    return {**schema, "properties": properties, **({"required": required} if required else {})}
 
 
 def definition(tool: Tool[Any]) -> types.Tool:

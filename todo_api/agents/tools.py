@@ -67,14 +67,9 @@ class Tool(Generic[ArgsT]):
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
-    parse: Callable[[Mapping[str, Any]], ArgsT] | None = None
-    # Fields of `arguments` the tool calls by another name, and fields it leaves out.
-    renamed: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    hidden: frozenset[str] = frozenset()
+    hidden: frozenset[str] = frozenset()  # fields of `arguments` left out of the schema
 
     def validated(self, arguments: Mapping[str, Any]) -> ArgsT:
-        if self.parse is not None:
-            return self.parse(arguments)
         return validated(self.arguments, arguments, where=ARGUMENTS)
 
 
@@ -100,35 +95,7 @@ def _tasks(rows: list[Any]) -> list[dict[str, Any]]:
     return [json_value(task_json(row)) for row in rows]
 
 
-# find_tasks: the listing's query parameters under the names the contract gives the tool.
-RENAMED: Final = {"tag": "tags", "priority": "priorities", "list": "list_id"}
-HIDDEN: Final = frozenset({"tz"})  # the user's zone is the user's, not the agent's to choose
-
-
-def _as_query(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    names = {tool: query for query, tool in RENAMED.items()}
-    query = {names.get(k, k): v for k, v in arguments.items() if k not in HIDDEN}
-    if isinstance(query.get("overdue"), bool):  # a query string says it in words
-        query["overdue"] = "true" if query["overdue"] else "false"
-    return query
-
-
-def _tool_loc(loc: list[Any]) -> list[Any]:
-    return [RENAMED.get(part, part) if isinstance(part, str) else part for part in loc]
-
-
-def _parse_find(arguments: Mapping[str, Any]) -> io.FindTasks:
-    try:
-        return validated(io.FindTasks, _as_query(arguments), where=ARGUMENTS)
-    except Problem as problem:
-        errors = [{**e, "loc": _tool_loc(e["loc"])} for e in problem.errors or ()]
-        raise Problem(problem.status, _renamed_detail(problem.detail), errors=errors) from None
-
-
-def _renamed_detail(detail: str) -> str:
-    for query, tool in RENAMED.items():
-        detail = detail.replace(f": {query}", f": {tool}").replace(f": {query}.", f": {tool}.")
-    return detail
+HIDDEN: Final = frozenset({"tz"})  # find_tasks: the user's zone is theirs, not the agent's
 
 
 async def find_tasks(context: ToolContext, args: io.FindTasks) -> dict[str, Any]:
@@ -252,8 +219,6 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
         result=io.FoundTasks,
         run=find_tasks,
         summary=_found_text,
-        parse=_parse_find,
-        renamed=RENAMED,
         hidden=HIDDEN,
         read_only=True,
     ),

@@ -5,9 +5,9 @@ no change here; the outputs are made of TaskOut and TagCount."""
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from todo_api.models.common import Body, whole_number
 from todo_api.models.tasks import TagCount, TaskCreate, TaskListQuery, TaskMove, TaskOut, TaskUpdate
@@ -28,12 +28,25 @@ TaskIds = Annotated[
 ]
 
 
+# find_tasks' names for the listing's query parameters (the others keep theirs).
+FIND_NAMES: Final = {"tag": "tags", "priority": "priorities", "list": "list_id"}
+
+
 class FindTasks(TaskListQuery):
-    """find_tasks: the listing's query (todo_api/agents/tools.py renames `tag` to `tags`,
-    `priority` to `priorities` and `list` to `list_id`, and leaves out `tz`: the user's own zone
-    is theirs), with smaller pages."""
+    """find_tasks: the listing's query under the tool's names, with smaller pages, and
+    `overdue` a JSON boolean (`tz` is not the agent's: days are the user's, agents/tools.py)."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(validation_alias=lambda name: FIND_NAMES.get(name, name))
+    )
 
     limit: Annotated[int, Field(ge=1, le=FIND_LIMIT_MAX)] = FIND_LIMIT_DEFAULT
+
+    @field_validator("overdue", mode="before")
+    @classmethod
+    def _overdue_in_words(cls, value: Any) -> Any:
+        """The query string's words for a JSON boolean."""
+        return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 class NoArguments(Body):
