@@ -1,6 +1,6 @@
 -- depends: 0004_sync
 -- Accounts for real: display names, accounts from a trusted issuer, sessions with single-use
--- refresh tokens, and login throttling (../shared/API.md, "Users and auth").
+-- refresh tokens, and login throttling (docs/api.md, "Auth and sessions").
 
 -- A display name, stored trimmed of Unicode White_Space (the set 0002 trims titles of).
 ALTER TABLE users ADD COLUMN name text CONSTRAINT users_name_check CHECK (

@@ -1,4 +1,4 @@
-"""The account lifecycle as ../shared/API.md, "Users and auth", says: registration as frontends
+"""The account lifecycle as docs/api.md, "Auth and sessions", says: registration as frontends
 send it, changing the account (PATCH /me), the password (PUT /password) and deleting it, and the
 security checks of issue 11: tokens of ended sessions, deleted or re-registered accounts are
 refused, and no response or log line carries a password, a hash or a token."""

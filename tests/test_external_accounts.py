@@ -1,4 +1,4 @@
-"""A trusted external issuer end to end (../shared/API.md, "Trusted external issuer"): the app
+"""A trusted external issuer end to end (docs/api.md, "Trusted external issuer"): the app
 with AUTH_JWKS_URL pointing at a real key-set server on loopback, keys made in the test. Its
 tokens act like ours on every route, make their account on first use, never act as an account
 registered here, and refused ones make nobody."""

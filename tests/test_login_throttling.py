@@ -1,4 +1,4 @@
-"""Login throttling as ../shared/API.md, "Login throttling", says: failures counted in
+"""Login throttling as docs/api.md, "Login throttling", says: failures counted in
 PostgreSQL per account and client address, 429 with Retry-After and no password checked, the
 same for unknown accounts, not dodged by case or by email vs username, the address from
 uvicorn's proxy-header rules."""

@@ -1,4 +1,4 @@
-"""GET /metrics as ../shared/API.md, "Platform", says: Prometheus text; requests by method,
+"""GET /metrics as docs/api.md, "Platform", says: Prometheus text; requests by method,
 route template and status, durations, pool and hashing-slot gauges, failed and throttled logins;
 never an id in a label; 404 with METRICS=off. Under `todo-api serve` with several workers a
 scrape sums them all, whichever worker answers it."""

@@ -1,4 +1,4 @@
-"""Sessions as ../shared/API.md, "Tokens and sessions", says: every login starts one, refresh
+"""Sessions as docs/api.md, "Auth and sessions", says: every login starts one, refresh
 tokens work once and rotate, a reused one ends its session, and every way of ending a session
 refuses its tokens on the very next request."""
 
