@@ -120,7 +120,13 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
             )
             up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
             ids, versions = [t[0] for t in tasks], [t[1] for t in tasks]
-            seeded.append(SeededUser(row[0], name, token, ids, versions, up_to_date, personal))
+            inbox = conn.execute(
+                "SELECT id FROM lists WHERE user_id = %s AND is_default", (row[0],)
+            ).fetchone()
+            assert inbox is not None
+            seeded.append(
+                SeededUser(row[0], name, token, ids, versions, up_to_date, inbox[0], personal)
+            )
         conn.execute("CREATE TABLE bench_seed_tasks AS SELECT * FROM tasks")
         conn.execute("ANALYZE")
     return seeded

@@ -69,6 +69,7 @@ async def tasks(request: Request) -> Response:
                 due_date=None,
                 priority="none",
                 tags=[],
+                list_id=None,
             )
         )
         return _json(_task(row), 201)
@@ -86,6 +87,7 @@ async def tasks(request: Request) -> Response:
         tags=q.getlist("tag"),
         overdue=overdue,
         today=today,
+        list_id=int(q["list"]) if "list" in q else None,
     )
     caller = Caller(user_id, session_for(user_id))
     records = await pool.fetch(*page_statement(caller, filters, PageRequest(sort, order, limit)))
@@ -115,6 +117,7 @@ async def task(request: Request) -> Response:
                 due_date=None,
                 priority=None,
                 tags=None,
+                list_id=None,
             )
         )
     return _json(_task(row))
@@ -136,6 +139,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
                 due_date=None,
                 priority="none",
                 tags=[],
+                list_id=None,
             )
         )
         response = _json(_task(row), 201)
@@ -208,7 +212,7 @@ async def move(request: Request) -> Response:
     user_id, task_id = request.path_params["user_id"], int(request.path_params["task_id"])
     after = orjson.loads(await request.body())["after"]
     row = await pool.fetchrow(
-        *SQL["task_move"](**unconditional(user_id), task_id=task_id, after_id=after)
+        *SQL["task_move"](**unconditional(user_id), task_id=task_id, after_id=after, list_id=None)
     )
     return _json(_task(row))
 

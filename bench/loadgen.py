@@ -39,6 +39,10 @@ def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
         return ("GET", f"{base}/changes?since={u['sync']}", auth, None)
     if workload == "tags":
         return ("GET", f"/api/{u['id']}/tags", auth, None)
+    if workload == "lists":
+        return ("GET", f"/api/{u['id']}/lists", auth, None)
+    if workload == "list_in_list":
+        return ("GET", f"{base}?list={u['inbox']}&sort=position&limit=50", auth, None)
     if workload == "update":
         return ("PUT", f"{base}/{task}", auth, {"title": f"renamed {random.random()}"})
     if workload == "toggle":

@@ -76,6 +76,13 @@ WORKLOADS: dict[str, Workload] = {
     # A client up to date, polling the change feed with its token.
     "sync": Workload('return get("/api/" .. u.id .. "/tasks/changes?since=" .. u.sync, auth(u))'),
     "tags": Workload('return get("/api/" .. u.id .. "/tags", auth(u))'),
+    # A sidebar: the user's lists with their counts (the floor has no list routes).
+    "lists": Workload('return get("/api/" .. u.id .. "/lists", auth(u))', floor=False),
+    # One list's first page in its manual order.
+    "list_in_list": Workload(
+        'return get("/api/" .. u.id .. "/tasks?list=" .. u.inbox .. "&sort=position&limit=50", '
+        "auth(u))"
+    ),
     "update": Workload(
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
         """'{"title": "renamed ' .. math.random(1000000) .. '"}')"""
@@ -175,6 +182,7 @@ class SeededUser:
     tasks: list[int]
     versions: list[int]  # each task's version as seeded: its ETag, while the seed holds
     sync: str  # a change-feed token past every change the user has
+    inbox: int = 0  # the user's default list, which holds their seeded tasks
     personal: str = ""  # a personal access token of the user's (write scope)
 
 
@@ -186,7 +194,8 @@ def _lua_users(users: list[SeededUser]) -> str:
     entries = [
         f"{{id={json.dumps(u.id)}, name={json.dumps(u.name)}, token={json.dumps(u.token)}, "
         f"personal={json.dumps(u.personal)}, "
-        f"sync={json.dumps(u.sync)}, tasks={_lua_list(u.tasks)}, versions={_lua_list(u.versions)}}}"
+        f"sync={json.dumps(u.sync)}, tasks={_lua_list(u.tasks)}, versions={_lua_list(u.versions)}, "
+        f"inbox={u.inbox}}}"
         for u in users
     ]
     return "{\n" + ",\n".join(entries) + "\n}"

@@ -1,6 +1,8 @@
--- A login attempt for :login (an email or a username, any case) from :address, counted as a
--- failure BEFORE the password is checked, so concurrent attempts cannot slip past the limit
--- (a success then clears the count: session_start.sql). One row: the account's columns (NULL
+-- A login attempt for :login (an email or a username, any case), or a password confirmation by
+-- the account :user_id (PUT /api/auth/password, PATCH and DELETE /api/auth/me; :login NULL),
+-- from :address, counted as a failure BEFORE the password is checked, so concurrent attempts
+-- cannot slip past the limit (a success then clears the count: session_start.sql,
+-- login_success.sql). One row: the account's columns (NULL
 -- when none is named), its throttling `subject`, whether the attempt may go on (`allowed`: an
 -- attempt that may not is not counted), and `retry_after`, the whole seconds until it may.
 --
@@ -11,12 +13,13 @@
 WITH account AS (
     SELECT id, email, username, name, is_active, external, created_at, updated_at, hashed_password
     FROM users
-    WHERE lower(email) = lower(:login) OR lower(username) = lower(:login)
+    WHERE id = :user_id::text OR lower(email) = lower(:login::text) OR lower(username) = lower(:login::text)
     LIMIT 1
 ), named AS (
     SELECT coalesce(
         (SELECT 'account:' || id FROM account),
-        'unknown:' || encode(sha256(convert_to(lower(:login), 'UTF8')), 'hex')
+        'account:' || :user_id::text,
+        'unknown:' || encode(sha256(convert_to(lower(:login::text), 'UTF8')), 'hex')
     ) AS subject
 ), live AS (
     SELECT f.address, f.failures, f.since + make_interval(secs => :window_seconds) AS ends

@@ -1,9 +1,7 @@
 -- Start a session for :user_id with its first refresh token (stored as :token_hash). A login
 -- passes its throttling :subject and :address, whose failure count it clears (NULL: nothing to
 -- clear). A few sessions that ended are swept away on the way, so none linger without a job.
-WITH cleared AS (
-    DELETE FROM login_failures WHERE subject = :subject::text AND address = :address::text
-), swept AS (
+WITH cleared AS {{login_cleared}}, swept AS (
     DELETE FROM sessions
     WHERE id IN (
         SELECT id FROM sessions WHERE ends_at <= now()

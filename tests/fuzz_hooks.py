@@ -32,15 +32,28 @@ made for a throwaway account registered just before, and a valid body gets that 
 password. A refresh token is opaque and single-use, so a generated one that the schema allows
 is swapped for a real, unused one. The refusals of wrong ones are pinned in tests/test_accounts.py.
 
+A webhook's url must not name or resolve to a private or loopback address, and plain http:// is
+allowed only by a setting: rules about addresses and settings that no schema can say. A
+generated url the schema allows is swapped for a real https one (under `.invalid`, which never
+resolves, so deliveries fail quietly); the refusals are pinned in tests/test_webhooks.py and
+tests/test_webhook_addresses.py. A user may have at most 10 webhooks: before a create, the
+fuzzing user's webhooks are cleared once they are 9 (the limit's 422 is pinned there too).
+
 Likewise a move's `after` must name another task of the user's, which no schema can say: a
 generated id the schema allows is swapped for a real one (not the moved task); the 422 for
-other ids is pinned in tests/test_planning.py.
+other ids is pinned in tests/test_planning.py. The same for lists: a task's `list_id` (create,
+PUT, move) and the listing's `list` become the user's Inbox (so every task stays in it, and a
+real `after` is always a task of the same list), and a list move's `after` another real list
+of the user's; the 422s for other ids are pinned in tests/test_lists.py and
+tests/test_ownership.py. A user may have 200 lists: before a create, lists the fuzzer made are
+deleted once it has 150 (they hold no task: tasks stay in the Inbox).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import uuid
 from typing import Any
 
@@ -159,6 +172,67 @@ def _real_after(case: Any, kwargs: dict[str, Any]) -> None:
             body["after"] = next(i for i in real_task_ids() if str(i) != moved)
 
 
+def _fuzzer() -> tuple[str, dict[str, str]]:
+    """The fuzzing user's base URL of their routes, and their headers."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    return f"{base}/api/{user_id}", {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+
+
+def real_lists() -> list[dict[str, Any]]:
+    """The user's lists now, at least two of them (one is made when only the Inbox is left)."""
+    base, headers = _fuzzer()
+    r = httpx.get(f"{base}/lists", headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+    found: list[dict[str, Any]] = r.json()
+    if len(found) < 2:
+        made = httpx.post(f"{base}/lists", json={"name": "fuzz spare"}, headers=headers)
+        assert made.status_code in (201, 409), (made.status_code, made.text)
+        return real_lists()
+    return found
+
+
+def _inbox_id() -> int:
+    return int(next(lst["id"] for lst in real_lists() if lst["is_default"]))
+
+
+def _is_row_id(value: Any) -> bool:
+    whole = isinstance(value, int | float) and not isinstance(value, bool)
+    return whole and value == int(value) and 1 <= value < 2**63
+
+
+def _real_list_ids(case: Any, kwargs: dict[str, Any]) -> None:
+    """A task's list_id in a body, and the listing's `list`, name the Inbox."""
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if isinstance(body, dict) and _is_row_id(body.get("list_id")):
+            body["list_id"] = _inbox_id()
+    query = case.query
+    if isinstance(query, dict) and isinstance(query.get("list"), int | str):
+        raw = str(query["list"])
+        if raw.isdigit() and 1 <= int(raw) < 2**63:
+            query["list"] = _inbox_id()
+            if isinstance(kwargs.get("params"), dict):
+                kwargs["params"]["list"] = query["list"]
+
+
+def _real_list_after(case: Any, kwargs: dict[str, Any]) -> None:
+    moved = str((case.path_parameters or {}).get("list_id"))
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if isinstance(body, dict) and _is_row_id(body.get("after")):
+            body["after"] = next(lst["id"] for lst in real_lists() if str(lst["id"]) != moved)
+
+
+def _room_for_a_list() -> None:
+    """Delete the lists the fuzzer made (all empty) once it has 150."""
+    base, headers = _fuzzer()
+    lists = real_lists()
+    if len(lists) < 150:
+        return
+    for lst in lists:
+        if not lst["is_default"] and lst["task_count"] == 0:
+            httpx.delete(f"{base}/lists/{lst['id']}", headers=headers)
+
+
 def real_sync_token() -> str:
     base = os.environ["TODO_FUZZ_BASE_URL"]
     user_id = os.environ["TODO_FUZZ_USER_ID"]
@@ -239,8 +313,38 @@ def _real_refresh_token(case: Any, kwargs: dict[str, Any]) -> None:
             body["refresh_token"] = throwaway_account()["refresh_token"]
 
 
+WEBHOOK_URL = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20]+$")
+
+
+def _as_fuzzer(method: str, path: str) -> Any:
+    """A request of the fuzzing user's, under /api/{user_id}; its JSON body, if any."""
+    base = os.environ["TODO_FUZZ_BASE_URL"]
+    user_id = os.environ["TODO_FUZZ_USER_ID"]
+    headers = {"Authorization": f"Bearer {os.environ['TODO_FUZZ_TOKEN']}"}
+    r = httpx.request(method, f"{base}/api/{user_id}{path}", headers=headers)
+    return r.json() if r.content else None
+
+
+def _room_for_a_webhook() -> None:
+    found = _as_fuzzer("GET", "/webhooks")
+    if isinstance(found, list) and len(found) >= 9:
+        for webhook in found:
+            _as_fuzzer("DELETE", f"/webhooks/{webhook['id']}")
+
+
+def _real_webhook_url(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        url = body.get("url") if isinstance(body, dict) else None
+        if isinstance(url, str) and len(url) <= 2000 and WEBHOOK_URL.match(url):
+            body["url"] = "https://hooks.invalid/fuzz"
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.path.startswith("/api/{user_id}/webhooks"):
+        _real_webhook_url(case, kwargs)
+        if case.operation.method.upper() == "POST" and case.operation.path.endswith("webhooks"):
+            _room_for_a_webhook()
     if case.operation.path == "/api/auth/password":
         make_valid_passwords_real(case, kwargs)
     if _throwaway_operation(case.operation):
@@ -256,8 +360,13 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if case.operation.path == "/api/auth/register":
         make_password_violations_real(case, kwargs)
         make_valid_passwords_real(case, kwargs)
-    if case.operation.path.endswith("/move"):
+    _real_list_ids(case, kwargs)
+    if case.operation.path == "/api/{user_id}/lists/{list_id}/move":
+        _real_list_after(case, kwargs)
+    elif case.operation.path.endswith("/move"):
         _real_after(case, kwargs)
+    if case.operation.path == "/api/{user_id}/lists" and case.method.upper() == "POST":
+        _room_for_a_list()
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return

@@ -4,6 +4,7 @@ made in the test process, a real HTTP server on loopback serving the set."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -92,12 +93,15 @@ def hand_made(header: dict[str, Any], body: dict[str, Any], hmac_key: bytes | No
 
 
 class KeySetServer:
-    """A real HTTP server on loopback serving one JSON body (swappable) and counting requests."""
+    """A real HTTP server on loopback serving one JSON body (swappable) and counting requests.
+    With `trickle` set (seconds), the body goes one byte at a time, that long apart: a server
+    that is slow on purpose."""
 
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.status = 200
         self.requests = 0
+        self.trickle: float | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,7 +112,15 @@ class KeySetServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if outer.trickle is None:
+                    self.wfile.write(payload)
+                    return
+                pause = outer.trickle
+                with contextlib.suppress(OSError):  # the client gave up: it may
+                    for byte in payload:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(pause)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -80,7 +80,8 @@ def test_the_manual_order_is_newest_first_and_the_service_can_add_to_it(
             "INSERT INTO tasks (user_id, title) VALUES (%s, 'new') RETURNING position", (user,)
         ).fetchone()
         moved = conn.execute(
-            "SELECT task_move_position(%s, %s, %s)", (user, by_position[0], by_position[1000])
+            "SELECT task_move_position(%s, %s, (SELECT list_id FROM tasks WHERE id = %s), %s)",
+            (user, by_position[0], by_position[0], by_position[1000]),
         ).fetchone()
         first, between = conn.execute(
             "SELECT min(position), (SELECT position FROM tasks WHERE id = %s) FROM tasks "

@@ -124,3 +124,83 @@ async def test_50_concurrent_moves_keep_positions_distinct_and_every_task_listed
             "SELECT id, position FROM tasks WHERE user_id = $1 ORDER BY position", user.id
         )
         assert [r["id"] for r in stored] == [t["id"] for t in tasks]
+
+
+async def test_concurrent_moves_into_one_list_never_give_two_tasks_one_position(
+    client: httpx.AsyncClient, user: User, db: asyncpg.Connection
+) -> None:
+    """Tasks of three lists moved at once into one of them (after random tasks of it, or to its
+    top), by move with list_id and by PUT: the target list's order stays total."""
+    lists_url = f"/api/{user.id}/lists"
+    names = ("target", "a", "b")
+    lists = {}
+    for name in names:
+        r = await client.post(lists_url, json={"name": name}, headers=user.headers)
+        lists[name] = r.json()["id"]
+    ids = {
+        name: [
+            (await create_task(client, user, title=f"{name}{n}", list_id=lists[name]))["id"]
+            for n in range(10)
+        ]
+        for name in names
+    }
+    target = lists["target"]
+    rng = random.Random()
+    incoming = ids["a"] + ids["b"]
+    rng.shuffle(incoming)
+    moves = []
+    for n, task in enumerate(incoming):
+        if n % 4 == 3:
+            moves.append(
+                client.put(f"{user.tasks}/{task}", json={"list_id": target}, headers=user.headers)
+            )
+            continue
+        after = rng.choice([None, *ids["target"]])
+        body = {"after": after, "list_id": target}
+        moves.append(client.post(f"{user.tasks}/{task}/move", json=body, headers=user.headers))
+    # Meanwhile the target's own tasks move within it.
+    for task in ids["target"][:10]:
+        after = rng.choice([None, *[i for i in ids["target"] if i != task]])
+        moves.append(
+            client.post(f"{user.tasks}/{task}/move", json={"after": after}, headers=user.headers)
+        )
+    responses = await asyncio.gather(*moves)
+    assert [r.status_code for r in responses] == [200] * len(moves), [r.text for r in responses]
+    listed = await client.get(
+        f"{user.tasks}?list={target}&sort=position&limit=500", headers=user.headers
+    )
+    tasks = listed.json()
+    assert sorted(t["id"] for t in tasks) == sorted(ids["target"] + incoming)
+    positions = [t["position"] for t in tasks]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    stored = await db.fetch(
+        "SELECT id FROM tasks WHERE user_id = $1 AND list_id = $2 ORDER BY position",
+        user.id,
+        target,
+    )
+    assert [r["id"] for r in stored] == [t["id"] for t in tasks]
+    shown = await client.get(f"{lists_url}/{target}", headers=user.headers)
+    assert shown.json()["task_count"] == 30
+
+
+async def test_concurrent_list_moves_keep_the_order_of_lists_total(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    lists_url = f"/api/{user.id}/lists"
+    ids = [
+        (await client.post(lists_url, json={"name": f"l{n}"}, headers=user.headers)).json()["id"]
+        for n in range(12)
+    ]
+    rng = random.Random()
+    moves = []
+    for _ in range(40):
+        moved = rng.choice(ids)
+        after = rng.choice([None, *[i for i in ids if i != moved]])
+        moves.append(
+            client.post(f"{lists_url}/{moved}/move", json={"after": after}, headers=user.headers)
+        )
+    responses = await asyncio.gather(*moves)
+    assert [r.status_code for r in responses] == [200] * 40, [r.text for r in responses]
+    shown = (await client.get(lists_url, headers=user.headers)).json()
+    positions = [lst["position"] for lst in shown]
+    assert positions == sorted(positions) and len(set(positions)) == 13

@@ -83,3 +83,46 @@ async def test_cors_origins_come_from_settings(settings: object) -> None:
         assert ok.status_code == 200
         refused = await client.options("/api/u/tasks", headers=preflight(FRONTEND, "GET"))
         assert_problem(refused, 400)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/u/lists", "GET"),
+        ("/api/u/lists", "POST"),
+        ("/api/u/lists/7", "PATCH"),
+        ("/api/u/lists/7", "DELETE"),
+        ("/api/u/lists/7/move", "POST"),
+    ],
+)
+async def test_the_list_routes_follow_the_platform_rules(
+    client: httpx.AsyncClient, user: User, path: str, method: str
+) -> None:
+    r = await client.options(path, headers=preflight(FRONTEND, method, "authorization,if-match"))
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == FRONTEND
+    refused = await client.options(path, headers=preflight("http://evil.example", method))
+    assert_problem(refused, 400)
+    listed = await client.get(f"/api/{user.id}/lists", headers={**user.headers, "Origin": FRONTEND})
+    assert listed.headers["access-control-allow-origin"] == FRONTEND
+    exposed = {
+        h.strip().lower() for h in listed.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"etag", "location", "x-request-id"} <= exposed
+
+
+async def test_round_three_headers_are_allowed_and_the_mcp_session_is_exposed(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """The CORS rule for the new routes: Last-Event-ID (a reconnecting EventSource) and MCP's
+    Mcp-Protocol-Version and Mcp-Session-Id may be sent; Mcp-Session-Id may be read."""
+    asked = "authorization,last-event-id,mcp-protocol-version,mcp-session-id"
+    r = await client.options(f"/api/{user.id}/lists", headers=preflight(FRONTEND, "GET", asked))
+    assert r.status_code == 200, r.text
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert {"last-event-id", "mcp-protocol-version", "mcp-session-id"} <= allowed
+    listed = await client.get(f"/api/{user.id}/lists", headers={**user.headers, "Origin": FRONTEND})
+    exposed = {
+        h.strip().lower() for h in listed.headers["access-control-expose-headers"].split(",")
+    }
+    assert "mcp-session-id" in exposed

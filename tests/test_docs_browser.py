@@ -160,6 +160,13 @@ async def test_docs_render_offline_and_authorize_works(
     async with httpx.AsyncClient(base_url=server.base) as client:
         assert (await client.post("/api/auth/register", json=body)).status_code == 201
 
+    # Every Content-Security-Policy violation the page meets, recorded from its first moment.
+    await page.send(
+        "Page.addScriptToEvaluateOnNewDocument",
+        source="window.__violations = []; document.addEventListener("
+        "'securitypolicyviolation', e => window.__violations.push("
+        "e.violatedDirective + ' ' + e.blockedURI));",
+    )
     await page.send("Page.navigate", url=f"{server.base}/docs")
     paths = await page.wait_for(
         "(() => { const p = [...document.querySelectorAll('.opblock-summary-path')]"
@@ -181,6 +188,12 @@ async def test_docs_render_offline_and_authorize_works(
         "[...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'Logout')"
     )
     assert (f"{server.base}/api/auth/login", 200) in page.responses()
+    # The token lives in the page's memory only: nothing in the browser's storage.
+    stored = await page.evaluate(
+        "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+    assert json.loads(stored) == [[], []], stored
+    assert await page.evaluate("window.__violations") == []
 
     requested = page.requested_urls()
     assert any(u.endswith("/docs/assets/swagger-ui-bundle.js") for u in requested)
@@ -188,3 +201,17 @@ async def test_docs_render_offline_and_authorize_works(
         u for u in requested if not u.startswith(f"{server.base}/") and not u.startswith("data:")
     ]
     assert strangers == [], f"requests left the machine: {strangers}"
+
+
+async def test_docs_is_served_with_csp_frame_denial_and_nosniff(client: httpx.AsyncClient) -> None:
+    r = await client.get("/docs")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert "'unsafe-inline'" not in directives["script-src"]
+    assert "'unsafe-eval'" not in directives["script-src"]
+    assert directives["frame-ancestors"] == "'none'"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "persistAuthorization: false" in r.text

@@ -62,6 +62,7 @@ async def started(url: str, **kwargs: Any) -> AsyncIterator[TrustedIssuer]:
     issuer = TrustedIssuer(url, **kwargs)
     try:
         await issuer.start()
+        await issuer.fetched()  # start() does not wait for the set: these tests do
         yield issuer
     finally:
         await issuer.aclose()
@@ -325,8 +326,12 @@ async def test_malformed_tokens_are_refused(server: KeySetServer, bad: str) -> N
         {"sub": None},
         {"sub": 123},
         {"sub": ""},
-        {"nbf": int(time.time()) + 86400},  # a day: the suite may reach this after minutes
-        {"iat": int(time.time()) + 86400},
+        {"nbf": int(time.time()) + 86_400},
+        {"iat": int(time.time()) + 86_400},
+        {"exp": str(int(time.time()) + 600)},
+        {"nbf": str(int(time.time()) - 60)},
+        {"iat": str(int(time.time()))},
+        {"iat": True},
     ],
     ids=[
         "wrong iss",
@@ -341,6 +346,10 @@ async def test_malformed_tokens_are_refused(server: KeySetServer, bad: str) -> N
         "empty sub",
         "nbf in the future",
         "iat in the future",
+        "exp a numeric string",
+        "nbf a numeric string",
+        "iat a numeric string",
+        "iat a boolean",
     ],
 )
 async def test_tokens_with_bad_claims_are_refused(
@@ -467,3 +476,92 @@ async def test_a_refetch_of_the_same_keys_keeps_verified_tokens(server: KeySetSe
         await refused(issuer, token("ed-new"))  # refetch: the same keys come back
         assert server.requests == 2
         assert (await issuer.verify(good)).subject == "user-123"
+
+
+# The key set's deadlines and refresh (../shared/API.md, "Hardening found from outside")
+
+SLOW = 0.2  # seconds between the bytes of a slow key set: each read is quick, the whole is not
+
+
+async def test_start_does_not_wait_for_a_slow_key_set(server: KeySetServer) -> None:
+    server.trickle = SLOW
+    issuer = TrustedIssuer(server.url, ISSUER, AUDIENCE, fetch_timeout=1.0)
+    try:
+        async with asyncio.timeout(1.0):  # the set would take minutes at this pace
+            await issuer.start()
+        assert issuer._keys is None
+    finally:
+        await issuer.aclose()
+
+
+async def test_a_trickling_key_set_is_given_up_at_the_whole_download_deadline(
+    server: KeySetServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.trickle = SLOW  # every read well within the timeout, the whole download not
+    with caplog.at_level(logging.WARNING, logger="todo_api"):
+        async with asyncio.timeout(10), started(server.url, fetch_timeout=1.0) as issuer:
+            await refused(issuer, token("ed"))
+    assert any("TimeoutError" in r.getMessage() for r in caplog.records)
+
+
+async def test_tokens_waiting_for_a_fetch_wait_at_most_the_deadline(server: KeySetServer) -> None:
+    async with started(server.url, fetch_timeout=1.0, refetch_interval=0.0) as issuer:
+        server.trickle = SLOW
+        tokens = [token("ed-new", sub=f"user-{i}") for i in range(10)]
+        async with asyncio.timeout(1.0 * 5):  # at most the deadline each, all at once
+            results = await asyncio.gather(
+                *(issuer.verify(t) for t in tokens), return_exceptions=True
+            )
+        assert all(isinstance(r, InvalidToken) for r in results)
+        assert server.requests == 2  # one shared fetch for all of them
+        assert (await issuer.verify(token("ed"))).subject == "user-123"  # the set kept
+
+
+async def test_the_set_is_fetched_again_every_refresh_interval_so_a_removed_key_stops(
+    server: KeySetServer,
+) -> None:
+    good = token("rsa")
+    async with started(server.url, refresh_interval=0.2) as issuer:
+        assert (await issuer.verify(good)).subject == "user-123"
+        server.body = key_set(jwk("ed"), jwk("ec"))  # rsa removed; no token names a new kid
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await issuer.verify(good)
+                except InvalidToken:
+                    break
+                await asyncio.sleep(0.05)
+        assert server.requests >= 2
+        await refused(issuer, good)
+        assert (await issuer.verify(token("ed"))).subject == "user-123"
+
+
+SUBJECTS_REFUSED = {
+    "NUL": "user\x00123",
+    "too long": "a" * 256,
+    "CR LF": "user\r\nX-Injected: 1",
+    "slash": "user/123",
+    "question mark": "user?123",
+    "hash": "user#123",
+    "percent": "user%2F123",
+    "space": "user 123",
+    "tab": "user\t123",
+    "line separator": "user\u2028123",
+    "no-break space": "user\u00a0123",
+    "DEL": "user\x7f",
+    "C1 control": "user\x85",
+}
+
+
+@pytest.mark.parametrize("sub", SUBJECTS_REFUSED.values(), ids=SUBJECTS_REFUSED.keys())
+async def test_a_sub_outside_the_rule_is_refused(server: KeySetServer, sub: str) -> None:
+    async with started(server.url) as issuer:
+        await refused(issuer, token("ed", sub=sub))
+
+
+@pytest.mark.parametrize(
+    "sub", ["a" * 255, "auth0|5f1c.9_~-", "ünïcødé-用户", "x", "a:b@c!$&'()*+,;="]
+)
+async def test_a_sub_within_the_rule_is_accepted(server: KeySetServer, sub: str) -> None:
+    async with started(server.url) as issuer:
+        assert (await issuer.verify(token("ed", sub=sub))).subject == sub

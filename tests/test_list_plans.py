@@ -1,6 +1,8 @@
 """The list query uses an index in every sort order and with every filter: EXPLAIN of each
-rendered statement, for a user with 10,000 tasks among other users' 200,000, shows no
-sequential scan of tasks (first page and a page after a cursor; custom and generic plans)."""
+rendered statement, for a user with 10,000 tasks in 200 lists among other users' 200,000, shows
+no sequential scan of tasks (first page and a page after a cursor; custom and generic plans;
+with and without a list named). Within a list, sort=position is read from the index on
+(user_id, list_id, position) in order: no sort of the list's tasks."""
 
 from __future__ import annotations
 
@@ -27,11 +29,17 @@ FILTERS: dict[str, dict[str, Any]] = {
     "due range": {"due_after": "2026-03-01", "due_before": "2026-03-31"},
     "overdue": {"overdue": True, "today": "2026-06-01"},
 }
+# The list named, if any: none, the user's Inbox (half of their tasks), or a small list (one of
+# 199 sharing the other half).
+LISTS = ("no list", "big list", "small list")
 
 
 @pytest.fixture(scope="module")
-async def crowd(database_url: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
-    """A user with 10,000 tasks (dates, priorities, tags spread out) among 100 users with 2,000."""
+async def crowd(
+    database_url: str,
+) -> AsyncIterator[tuple[asyncpg.Connection, str, dict[str, int | None]]]:
+    """A user with 10,000 tasks (dates, priorities, tags spread out) in 200 lists (half in the
+    Inbox, the rest spread over 199 others) among 100 users with 2,000 (in their Inbox)."""
     conn = await asyncpg.connect(database_url, statement_cache_size=0)
     users = []
     for n in range(OTHERS + 1):
@@ -43,33 +51,48 @@ async def crowd(database_url: str) -> AsyncIterator[tuple[asyncpg.Connection, st
                 f"plan{n}",
             )
         )
+    await conn.execute(
+        "INSERT INTO lists (user_id, name) SELECT $1, 'list ' || i FROM generate_series(1, 199) i",
+        users[0],
+    )
+    others = [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM lists WHERE user_id = $1 AND NOT is_default ORDER BY id", users[0]
+        )
+    ]
     for n, user_id in enumerate(users):
         await conn.execute(
             """
             INSERT INTO tasks (user_id, title, completed, completed_at, due_date, priority, tags,
-                               position)
+                               position, list_id)
             SELECT $1, 'job ' || i, i % 3 = 0, CASE WHEN i % 3 = 0 THEN now() END,
                    CASE WHEN i % 4 <> 0 THEN date '2026-01-01' + (i % 400) END,
                    (ARRAY['none', 'low', 'medium', 'high'])[1 + i % 4]::task_priority,
                    ARRAY['t' || (i % 10), 'u' || (i % 7)],
-                   'a' || lpad(i::text, 6, '0') || 'V'
+                   'a' || lpad(i::text, 6, '0') || 'V',
+                   CASE WHEN i % 2 = 1 AND cardinality($3::bigint[]) > 0
+                        THEN ($3::bigint[])[1 + (i / 2) % cardinality($3::bigint[])] END
             FROM generate_series(1, $2) AS i
             """,
             user_id,
             10_000 if n == 0 else 2_000,
+            others if n == 0 else [],
         )
     await conn.execute("VACUUM ANALYZE tasks")  # as autovacuum would have
-    yield conn, users[0]
+    inbox = await conn.fetchval("SELECT id FROM lists WHERE user_id = $1 AND is_default", users[0])
+    yield conn, users[0], {"no list": None, "big list": inbox, "small list": others[7]}
     await conn.execute("DELETE FROM users WHERE id = ANY($1)", users)
     await conn.close()
 
 
 def arguments(
-    user_id: str, values: dict[str, Any], after: tuple[Any, int] | None
+    user_id: str, list_id: int | None, values: dict[str, Any], after: tuple[Any, int] | None
 ) -> dict[str, Any]:
     key, last_id = after if after else (None, None)
     return {
         "user_id": user_id,
+        "list_id": list_id,
         "session_id": "a-session",  # the plan is the same whether it has ended or not
         "token_id": None,
         "completed": None,
@@ -81,35 +104,43 @@ def arguments(
         "overdue": None,
         "today": None,
         "limit": 101,
-        # As todo_api.db.tasks.Filters.counted decides: status and at most one tag.
-        "from_counts": set(values) <= {"completed", "tags"} and len(values.get("tags", [])) <= 1,
+        # As todo_api.db.tasks.Filters.counted decides: status and at most one tag (none with
+        # a list).
+        "from_counts": set(values) <= {"completed", "tags"}
+        and len(values.get("tags", [])) <= (0 if list_id else 1),
         "after_key": key.isoformat() if isinstance(key, date) else key,
         "after_id": last_id,
         **values,
     }
 
 
+@pytest.mark.parametrize("list_name", LISTS)
 @pytest.mark.parametrize("generic", [False, True], ids=["custom", "generic"])
 @pytest.mark.parametrize("filter_name", list(FILTERS))
 async def test_no_list_query_scans_the_whole_table(
-    crowd: tuple[asyncpg.Connection, str], filter_name: str, generic: bool
+    crowd: tuple[asyncpg.Connection, str, dict[str, int | None]],
+    filter_name: str,
+    generic: bool,
+    list_name: str,
 ) -> None:
-    conn, user_id = crowd
+    conn, user_id, lists = crowd
+    list_id = lists[list_name]
+    in_list = list_id is not None
     await conn.execute(f"SET plan_cache_mode = {'force_generic_plan' if generic else 'auto'}")
     try:
         for sort in SORTS:
             for order in ORDERS:
                 search = Search.of(FILTERS[filter_name].get("pattern"))
-                first = PAGES[sort, order, False, search]
-                values = arguments(user_id, FILTERS[filter_name], None)
+                first = PAGES[sort, order, False, search, in_list]
+                values = arguments(user_id, list_id, FILTERS[filter_name], None)
                 rows = await conn.fetch(*first(**{**values, "limit": 5001}))
                 middle = rows[len(rows) // 2] if rows and rows[0]["id"] is not None else None
                 after = (cursor_key(sort, middle), middle["id"]) if middle else None
                 for statement, args in (
                     (first, values),
                     (
-                        PAGES[sort, order, True, search],
-                        arguments(user_id, FILTERS[filter_name], after),
+                        PAGES[sort, order, True, search, in_list],
+                        arguments(user_id, list_id, FILTERS[filter_name], after),
                     ),
                 ):
                     if statement is not first and after is None:
@@ -117,5 +148,9 @@ async def test_no_list_query_scans_the_whole_table(
                     sql, *params = statement(**args)
                     plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *params))
                     assert "Seq Scan on tasks" not in plan, (sort, order, filter_name, plan)
+                    if in_list and sort == "position" and filter_name in ("none", "status"):
+                        # The list's manual order comes from its index, already in order.
+                        assert "tasks_user_list_position_key" in plan, plan
+                        assert "Sort" not in plan, plan
     finally:
         await conn.execute("RESET plan_cache_mode")

@@ -212,16 +212,51 @@ async def test_add_find_get_update_complete_move_delete(
     assert await titles(client, user) == ["Buy eggs"]
 
 
+async def test_lists_in_find_add_update_and_move(
+    agent: Client, client: httpx.AsyncClient, user: User, other: User
+) -> None:
+    r = await client.post(f"/api/{user.id}/lists", json={"name": "Groceries"}, headers=user.headers)
+    groceries = r.json()["id"]
+    added = await call(
+        agent,
+        "add_tasks",
+        {"tasks": [{"title": "milk", "list_id": groceries}, {"title": "call mum"}]},
+    )
+    milk, mum = added["tasks"]
+    assert milk["list_id"] == groceries and mum["list_id"] != groceries
+    found = await call(agent, "find_tasks", {"list_id": groceries})
+    assert [t["title"] for t in found["tasks"]] == ["milk"]
+    moved = await call(
+        agent, "move_task", {"id": mum["id"], "after": milk["id"], "list_id": groceries}
+    )
+    assert moved["task"]["list_id"] == groceries
+    in_order = await call(agent, "find_tasks", {"list_id": groceries, "sort": "position"})
+    assert [t["title"] for t in in_order["tasks"]] == ["milk", "call mum"]
+    back = await call(agent, "update_task", {"id": mum["id"], "list_id": mum["list_id"]})
+    assert back["task"]["list_id"] == mum["list_id"]
+    theirs = (await client.get(f"/api/{other.id}/lists", headers=other.headers)).json()[0]["id"]
+    for tool, arguments in [
+        ("find_tasks", {"list_id": theirs}),
+        ("add_tasks", {"tasks": [{"title": "x", "list_id": theirs}]}),
+        ("update_task", {"id": mum["id"], "list_id": theirs}),
+        ("move_task", {"id": mum["id"], "after": None, "list_id": theirs}),
+    ]:
+        text = await failure(agent, tool, arguments)
+        assert "list_id" in text or f"no list {theirs}" in text, text
+    assert await titles(client, user) == ["call mum", "milk"]
+
+
 async def test_tags_and_overview(agent: Client, client: httpx.AsyncClient, user: User) -> None:
     assert await call(agent, "list_tags", {}) == {"tags": []}
     empty = await call(agent, "get_overview", {})
+    inbox = (await client.get(f"/api/{user.id}/lists", headers=user.headers)).json()[0]
     assert empty == {
         "pending": 0,
         "completed": 0,
         "overdue": 0,
         "due_today": 0,
         "due_next_7_days": 0,
-        "lists": [],
+        "lists": [{"id": inbox["id"], "name": "Inbox", "pending_count": 0}],
         "top_tags": [],
     }
     day = datetime.now(UTC).date()
@@ -243,6 +278,14 @@ async def test_tags_and_overview(agent: Client, client: httpx.AsyncClient, user:
         "due_next_7_days": 1,
     }
     assert overview["top_tags"] == [{"name": "home", "count": 3}, {"name": "work", "count": 1}]
+    r = await client.post(f"/api/{user.id}/lists", json={"name": "Groceries"}, headers=user.headers)
+    groceries = r.json()
+    await create_task(client, user, title="milk", list_id=groceries["id"])
+    lists = (await call(agent, "get_overview", {}))["lists"]
+    assert lists == [
+        {"id": inbox["id"], "name": "Inbox", "pending_count": 5},
+        {"id": groceries["id"], "name": "Groceries", "pending_count": 1},
+    ]
     overdue = await call(agent, "find_tasks", {"overdue": True})
     assert [t["title"] for t in overdue["tasks"]] == ["late"]
     assert await call(agent, "list_tags", {}) == {

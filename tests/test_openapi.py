@@ -10,6 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
+from tests.test_lists import LIST_KEYS
 from todo_api.app import routes
 from todo_api.settings import Settings
 
@@ -39,6 +40,12 @@ CONTRACT = {
     ("/api/{user_id}/tasks/changes", "get"): "200 401 403 410 422 503",
     ("/api/{user_id}/tasks/clear-completed", "post"): "200 401 403 503",
     ("/api/{user_id}/tags", "get"): "200 401 403 503",
+    ("/api/{user_id}/lists", "get"): "200 304 401 403 503",
+    ("/api/{user_id}/lists", "post"): "201 400 401 403 409 413 415 422 503",
+    ("/api/{user_id}/lists/{list_id}", "get"): "200 304 401 403 404 503",
+    ("/api/{user_id}/lists/{list_id}", "patch"): "200 400 401 403 404 409 412 413 415 422 503",
+    ("/api/{user_id}/lists/{list_id}", "delete"): "204 401 403 404 409 412 503",
+    ("/api/{user_id}/lists/{list_id}/move", "post"): "200 400 401 403 404 412 413 415 422 503",
     ("/health", "get"): "200",
     ("/ready", "get"): "200 503",
     ("/metrics", "get"): "200",
@@ -134,6 +141,7 @@ async def test_list_parameters_and_headers(document: dict[str, Any]) -> None:
         "tz",
         "limit",
         "cursor",
+        "list",
     }
     by_name = {p["name"]: p["schema"] for p in op["parameters"]}
     assert by_name["sort"]["enum"] == ["created", "updated", "title", "due", "priority", "position"]
@@ -142,6 +150,7 @@ async def test_list_parameters_and_headers(document: dict[str, Any]) -> None:
     assert by_name["due_before"]["format"] == "date"
     assert by_name["overdue"]["type"] == "boolean"
     assert "Asia/Tokyo" in by_name["tz"]["enum"] and by_name["tz"]["default"] == "UTC"
+    assert by_name["list"]["type"] == "integer" and by_name["list"]["minimum"] == 1
     headers = op["responses"]["200"]["headers"]
     assert {"Link", "X-Total-Count", "X-Request-ID"} <= set(headers)
     created = document["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["201"]
@@ -169,6 +178,28 @@ async def test_task_fields_are_documented_with_their_rules(document: dict[str, A
     assert update["properties"]["priority"]["type"] == "string"
     move = schemas["TaskMove"]
     assert move["required"] == ["after"]
+    assert {"after", "list_id"} == set(move["properties"])
+    assert task["list_id"]["type"] == "integer"
+    assert create["list_id"]["anyOf"][0]["minimum"] == 1
+    assert update["properties"]["list_id"]["type"] == "integer"  # null refused
+    assert {"required": ["list_id"]} in update["anyOf"]
+
+
+async def test_list_shapes_are_documented(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    shown = schemas["ListOut"]
+    assert set(shown["required"]) == LIST_KEYS
+    for body in ("ListCreate", "ListRename"):
+        name = schemas[body]["properties"]["name"]
+        assert schemas[body]["required"] == ["name"] and "pattern" in name
+    assert schemas["ListMove"]["required"] == ["after"]
+    listed = document["paths"]["/api/{user_id}/lists"]
+    assert "ETag" in listed["get"]["responses"]["200"]["headers"]
+    created = listed["post"]["responses"]["201"]
+    assert {"Location", "ETag"} <= set(created["headers"])
+    assert set(created["links"]) == {"getList", "renameList", "moveList", "deleteList"}
+    item = document["paths"]["/api/{user_id}/lists/{list_id}"]["get"]
+    assert {p["name"] for p in item["parameters"]} == {"user_id", "list_id"}
 
 
 async def test_security_schemes_include_the_oauth2_password_flow(document: dict[str, Any]) -> None:

@@ -72,3 +72,91 @@ async def test_listing_shows_only_own_tasks(
     assert [t["id"] for t in await snapshot(client, user)] == [mine["id"]]
     assert r.json() == []
     assert r.headers["x-total-count"] == "0"
+
+
+async def test_another_users_list_behaves_as_a_missing_one_everywhere(
+    client: httpx.AsyncClient, user: User, other: User
+) -> None:
+    """Path: 404, as for a missing list (same detail). Body (list_id on create, PUT, move),
+    query (?list=) and a list move's `after`: 422 at that field, as for a missing list. Under
+    the owner's path with another token: 403. Nothing of the owner's changes."""
+    lists = f"/api/{user.id}/lists"
+    made = await client.post(lists, json={"name": "Mine"}, headers=user.headers)
+    mine = made.json()
+    task = await create_task(client, user, list_id=mine["id"])
+    own_lists = f"/api/{other.id}/lists"
+    their_list = (
+        await client.post(own_lists, json={"name": "Theirs"}, headers=other.headers)
+    ).json()
+    their_task = await create_task(client, other, list_id=their_list["id"])
+    before = (await client.get(lists, headers=user.headers)).json()
+    tasks_before = await snapshot(client, user)
+
+    for list_id in (mine["id"], 987654321):
+        item = f"{own_lists}/{list_id}"
+        path_attempts = [
+            client.get(item, headers=other.headers),
+            client.patch(item, json={"name": "hacked"}, headers=other.headers),
+            client.delete(item, headers=other.headers),
+            client.post(f"{item}/move", json={"after": None}, headers=other.headers),
+        ]
+        for attempt in path_attempts:
+            body = assert_problem(await attempt, 404)
+            assert body["detail"] == f"List {list_id} not found"
+        field_attempts = [
+            (
+                client.post(
+                    other.tasks, json={"title": "x", "list_id": list_id}, headers=other.headers
+                ),
+                ["body", "list_id"],
+            ),
+            (
+                client.put(
+                    f"{other.tasks}/{their_task['id']}",
+                    json={"list_id": list_id},
+                    headers=other.headers,
+                ),
+                ["body", "list_id"],
+            ),
+            (
+                client.post(
+                    f"{other.tasks}/{their_task['id']}/move",
+                    json={"after": None, "list_id": list_id},
+                    headers=other.headers,
+                ),
+                ["body", "list_id"],
+            ),
+            (
+                client.get(f"{other.tasks}?list={list_id}", headers=other.headers),
+                ["query", "list"],
+            ),
+            (
+                client.post(
+                    f"{own_lists}/{their_list['id']}/move",
+                    json={"after": list_id},
+                    headers=other.headers,
+                ),
+                ["body", "after"],
+            ),
+        ]
+        for attempt, loc in field_attempts:
+            body = assert_problem(await attempt, 422)
+            assert body["errors"][0]["loc"] == loc
+    # The owner's task moved after by another user's move: `after` is not one of theirs.
+    moved = await client.post(
+        f"{other.tasks}/{their_task['id']}/move", json={"after": task["id"]}, headers=other.headers
+    )
+    assert assert_problem(moved, 422)["errors"][0]["loc"] == ["body", "after"]
+    # The owner's path with another user's token: 403 on every list route.
+    item = f"{lists}/{mine['id']}"
+    for attempt in (
+        client.get(lists, headers=other.headers),
+        client.post(lists, json={"name": "intruder"}, headers=other.headers),
+        client.get(item, headers=other.headers),
+        client.patch(item, json={"name": "hacked"}, headers=other.headers),
+        client.delete(item, headers=other.headers),
+        client.post(f"{item}/move", json={"after": None}, headers=other.headers),
+    ):
+        assert_problem(await attempt, 403)
+    assert (await client.get(lists, headers=user.headers)).json() == before
+    assert await snapshot(client, user) == tasks_before

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from todo_api.testing import ROOT, TEST_SETTINGS, Server, fresh_database
 
-# Each curl of the walk through, in order: method, path (the user's id and the task ids
-# written as {user} and {id}), status.
+# Each curl of the walk through, in order: method, path (the user's id and the task and list
+# ids written as {user} and {id}), status.
 STEPS = [
     ("POST", "/api/auth/register", 201),
     ("POST", "/api/auth/login", 200),
@@ -25,6 +25,14 @@ STEPS = [
     ("PATCH", "/api/{user}/tasks/{id}/complete", 200),
     ("POST", "/api/{user}/tasks/clear-completed", 200),
     ("DELETE", "/api/{user}/tasks/{id}", 204),
+    ("POST", "/api/{user}/lists", 201),
+    ("GET", "/api/{user}/lists", 200),
+    ("POST", "/api/{user}/tasks", 201),
+    ("POST", "/api/{user}/tasks", 201),
+    ("POST", "/api/{user}/tasks/{id}/move", 200),
+    ("GET", "/api/{user}/tasks?list={id}&sort=position", 200),
+    ("POST", "/api/{user}/lists/{id}/move", 200),
+    ("DELETE", "/api/{user}/lists/{id}", 204),
     ("GET", "/api/{user}/tags", 200),
     ("GET", "/api/{user}/tasks/changes", 200),
     ("POST", "/api/auth/refresh", 200),
@@ -65,11 +73,13 @@ def test_the_readme_walk_through_runs_and_every_step_answers_its_status(
         status, method, url = line.split(" ", 2)
         path = url.removeprefix(f"http://{address}")
         path = re.sub(r"^/api/[0-9a-f-]{36}/", "/api/{user}/", path)
-        path = re.sub(r"/tasks/\d+", "/tasks/{id}", path)
+        path = re.sub(r"/(tasks|lists)/\d+", r"/\1/{id}", path)
+        path = re.sub(r"list=\d+", "list={id}", path)
         steps.append((method, path, int(status)))
     assert steps == STEPS, ran.stdout
 
 
 def test_the_walk_through_uses_ids_it_was_given_never_made_up_ones() -> None:
-    """Task ids differ from one server to the next: the block keeps the ones it created."""
-    assert not re.search(r"/tasks/\d", walk_through())
+    """Task and list ids differ from one server to the next: the block keeps the ones it
+    created."""
+    assert not re.search(r"/(tasks|lists)/\d|list=\d|_id\\?\": \d", walk_through())

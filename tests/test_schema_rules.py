@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from tests.conftest import PASSWORD, TEST_SECRET, assert_problem
 from todo_api.models.auth import RegisterBody
+from todo_api.models.lists import ListCreate
 from todo_api.models.tasks import TaskCreate
 from todo_api.payloads import validated
 from todo_api.problems import Problem
@@ -137,6 +138,27 @@ def check_register(live: Live, field: str, value: str | None) -> None:
     token = {"Authorization": f"Bearer {r.json()['access_token']}"}
     me = live.http.get("/api/auth/me", headers=token)
     assert me.status_code == 200 and me.json()[field] == want
+
+
+def check_list_name(live: Live, name: str) -> None:
+    """Create a list named `name`: stored trimmed as the model reads it, or a 422 naming the
+    field and no list made. The list is deleted again (a user may have 200)."""
+    expected = accepted(ListCreate, {"name": name})
+    lists = f"/api/{live.user_id}/lists"
+    before = live.count("SELECT count(*) FROM lists WHERE user_id = %s", live.user_id)
+    r = live.http.post(lists, json={"name": name}, headers=live.headers)
+    if expected is None:
+        problem = assert_problem(r, 422)
+        assert problem["errors"][0]["loc"][:2] == ["body", "name"], problem
+        assert live.count("SELECT count(*) FROM lists WHERE user_id = %s", live.user_id) == before
+        return
+    if r.status_code == 409:  # a generated name equal to another, ignoring case
+        return
+    assert r.status_code == 201, (name, r.text)
+    assert r.json()["name"] == getattr(expected, "name")
+    stored = live.http.get(r.headers["location"], headers=live.headers)
+    assert stored.status_code == 200 and stored.json()["name"] == getattr(expected, "name")
+    assert live.http.delete(r.headers["location"], headers=live.headers).status_code == 204
 
 
 EDGE_CASES = [
@@ -275,3 +297,26 @@ def test_any_due_date_the_model_accepts_is_stored_as_that_day(live: Live, due: s
 @given(st.one_of(st.sampled_from(["none", "low", "medium", "high"]), TEXT.map(str.lower), TEXT))
 def test_any_priority_the_model_accepts_is_stored_and_only_those(live: Live, priority: str) -> None:
     check_task_field(live, "priority", priority)
+
+
+def test_list_names_with_every_edge_character_at_both_ends(live: Live) -> None:
+    for c in EDGES:
+        check_list_name(live, f"{c}Groceries {uuid.uuid4().hex[:8]}{c}")
+        check_list_name(live, f"{c}{c}")
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        TEXT,
+        st.builds(lambda a, b: a + uuid.uuid4().hex[:8] + b, TEXT, TEXT),
+        st.builds(
+            lambda a, b, c: a + uuid.uuid4().hex[:8] + b + c,
+            TEXT,
+            st.text(min_size=85, max_size=95),
+            TEXT,
+        ),
+    )
+)
+def test_any_list_name_the_model_accepts_is_stored_trimmed(live: Live, name: str) -> None:
+    check_list_name(live, name)

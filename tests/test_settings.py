@@ -179,3 +179,55 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="TODO_DATA_DIR") as refused:
         load_settings({"TODO_DATA_DIR": str(blocker / "data")})
     assert "\n" not in str(refused.value)
+
+
+# Hardening found from outside (../shared/API.md): the key set's deadlines, absolute URLs and
+# hosts, connections per client address.
+
+
+def test_hardening_settings_have_the_contracts_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"TODO_DATA_DIR": str(tmp_path)})
+    assert (settings.auth_jwks_timeout_seconds, settings.auth_jwks_refresh_seconds) == (5, 600)
+    assert settings.public_url is None and settings.allowed_hosts == ("*",)
+    assert settings.max_connections_per_address == 100
+
+
+def test_hardening_settings_are_parsed(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TODO_DATA_DIR": str(tmp_path),
+            "AUTH_JWKS_TIMEOUT_SECONDS": "2.5",
+            "AUTH_JWKS_REFRESH_SECONDS": "60",
+            "PUBLIC_URL": "https://api.example.com/todo/",
+            "ALLOWED_HOSTS": "API.example.com, *.example.org,",
+            "MAX_CONNECTIONS_PER_ADDRESS": "20",
+        }
+    )
+    assert (settings.auth_jwks_timeout_seconds, settings.auth_jwks_refresh_seconds) == (2.5, 60)
+    assert settings.public_url == "https://api.example.com/todo"
+    assert settings.allowed_hosts == ("api.example.com", "*.example.org")
+    assert settings.max_connections_per_address == 20
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTH_JWKS_TIMEOUT_SECONDS", "0"),
+        ("AUTH_JWKS_TIMEOUT_SECONDS", "soon"),
+        ("AUTH_JWKS_TIMEOUT_SECONDS", "3600"),
+        ("AUTH_JWKS_REFRESH_SECONDS", "-5"),
+        ("PUBLIC_URL", "api.example.com"),
+        ("PUBLIC_URL", "ftp://api.example.com"),
+        ("PUBLIC_URL", "https://api.example.com/?x=1"),
+        ("ALLOWED_HOSTS", "api.*.example.com"),
+        ("ALLOWED_HOSTS", "*example.com"),
+        ("ALLOWED_HOSTS", " , "),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "many"),
+    ],
+)
+def test_bad_hardening_values_are_one_line_naming_the_variable(name: str, value: str) -> None:
+    env = {"DATABASE_URL": "postgresql://db/x", "JWT_SECRET": GOOD_SECRET, name: value}
+    with pytest.raises(SettingsError, match=name) as refused:
+        load_settings(env)
+    assert "\n" not in str(refused.value)

@@ -164,6 +164,7 @@ async def test_a_later_number_never_commits_before_an_earlier_one_of_the_same_us
     args = {**caller, "if_match": None, "set_title": True}
     blank = {"set_description": False, "description": None, "completed": None}
     more = {"set_due_date": False, "due_date": None, "priority": None, "tags": None}
+    more["list_id"] = None
     a = await asyncpg.connect(database_url, statement_cache_size=0)
     b = await asyncpg.connect(database_url, statement_cache_size=0)
     try:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.anyio
 CONTRACT_FIELDS = (
     "id user_id title description completed completed_at due_date priority tags position version"
     " created_at updated_at"
+    " list_id"
 )
 TASK_KEYS = set(CONTRACT_FIELDS.split())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -77,12 +78,19 @@ def test_a_round_one_database_upgrades_with_its_data(round_one_database: str, to
             assert len({r[2] for r in mine}) == 70
         assert {(r[3], r[4], tuple(r[5]), r[6]) for r in rows} == {(1, "none", (), None)}
         assert sum(r[7] for r in rows) == 70
-        # 0006 counted what was there: 70 tasks each, 35 of them completed, no tags.
+        # 0006 counted what was there: 70 tasks each, 35 of them completed, no tags; 0007 the
+        # same in each user's Inbox.
         counts = conn.execute(
-            """SELECT u.username, c.tag, c.tasks, c.completed
-               FROM task_counts AS c JOIN users AS u ON u.id = c.user_id ORDER BY 1"""
+            """SELECT u.username, l.name, c.tag, c.tasks, c.completed
+               FROM task_counts AS c JOIN users AS u ON u.id = c.user_id
+               LEFT JOIN lists AS l ON l.id = c.list_id ORDER BY 1, 2"""
         ).fetchall()
-        assert counts == [("ann", "", 70, 35), ("bob", "", 70, 35)]
+        assert counts == [
+            ("ann", "Inbox", "", 70, 35),
+            ("ann", None, "", 70, 35),
+            ("bob", "Inbox", "", 70, 35),
+            ("bob", None, "", 70, 35),
+        ]
         # The title rule fixed by 0002: a lowercase v at either end is a letter like any other.
         conn.execute(
             "INSERT INTO tasks (user_id, title) SELECT id, 'vacuum the house v' FROM users LIMIT 1"
@@ -102,3 +110,161 @@ def test_every_migration_rolls_back_and_applies_again(round_one_database: str) -
         applied = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
     expected = [p for p in (ROOT / "migrations").glob("*.sql") if ".rollback" not in p.name]
     assert applied is not None and applied[0] == len(expected)
+
+
+ROUND_TWO = "0006_task_counts"
+LISTS = "0007_lists"
+
+
+def apply_up_to(url: str, last: str) -> None:
+    """Apply the migrations up to and including `last` (by yoyo's own backend)."""
+    backend = get_backend(yoyo_url(url))
+    if not PREPARED_STATEMENTS:
+        backend.connection.prepare_threshold = None
+    migrations = read_migrations(str(ROOT / "migrations"))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id <= last)))
+    backend.connection.close()
+
+
+def manual_order(conn: psycopg.Connection[Any], username: str) -> list[tuple[Any, ...]]:
+    """A user's tasks in manual order: (id, position, version, change_seq, tags, completed)."""
+    return conn.execute(
+        """SELECT t.id, t.position, t.version, t.change_seq, t.tags, t.completed
+           FROM tasks AS t JOIN users AS u ON u.id = t.user_id
+           WHERE u.username = %s ORDER BY t.position COLLATE "C" """,
+        (username,),
+    ).fetchall()
+
+
+@pytest.fixture
+def round_two_database(server_url: str) -> Iterator[str]:
+    """A database at round two's schema (0006), with three users: two with tasks in a manual
+    order that is not their creation order (tags, completions, moves), one with none."""
+    with fresh_database(server_url) as url:
+        apply_up_to(url, ROUND_TWO)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name, count in (("cat", 40), ("dan", 25), ("eve", 0)):
+                conn.execute(
+                    "INSERT INTO users (email, username, hashed_password) VALUES (%s, %s, 'x')",
+                    (f"{name}@example.com", name),
+                )
+                for i in range(count):
+                    conn.execute(
+                        """INSERT INTO tasks (user_id, title, tags, completed, completed_at)
+                           SELECT id, %s, %s, %s, CASE WHEN %s THEN now() END
+                           FROM users WHERE username = %s""",
+                        (f"{name} {i}", ["home"] if i % 3 else [], i % 4 == 0, i % 4 == 0, name),
+                    )
+                ids = [r[0] for r in manual_order(conn, name)]
+                for n, moved in enumerate(ids[::5]):  # round two's move: after another task
+                    after = ids[(n * 7) % len(ids)]
+                    if after != moved:
+                        conn.execute(
+                            """UPDATE tasks SET position = task_move_position(user_id, id, %s)
+                               WHERE id = %s""",
+                            (after, moved),
+                        )
+        yield url
+
+
+def test_a_round_two_database_gets_an_inbox_per_user_holding_every_task_in_its_order(
+    round_two_database: str,
+) -> None:
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        before = {name: manual_order(conn, name) for name in ("cat", "dan", "eve")}
+    result = run([str(BIN / "todo-api"), "migrate"], round_two_database)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        for name, tasks in before.items():
+            lists = conn.execute(
+                """SELECT l.id, l.name, l.is_default, l.version FROM lists AS l
+                   JOIN users AS u ON u.id = l.user_id WHERE u.username = %s""",
+                (name,),
+            ).fetchall()
+            assert [row[1:] for row in lists] == [("Inbox", True, 1)]
+            inbox = lists[0][0]
+            # Every task, same order, same position, version and change number (not a change).
+            assert manual_order(conn, name) == tasks
+            in_lists = conn.execute(
+                """SELECT DISTINCT t.list_id FROM tasks AS t JOIN users AS u ON u.id = t.user_id
+                   WHERE u.username = %s""",
+                (name,),
+            ).fetchall()
+            assert in_lists == ([(inbox,)] if tasks else [])
+            counted = conn.execute(
+                "SELECT task_count, pending_count FROM list_counts((SELECT user_id FROM lists "
+                "WHERE id = %s), %s)",
+                (inbox, inbox),
+            ).fetchone()
+            completed = sum(1 for t in tasks if t[5])
+            assert counted == (len(tasks), len(tasks) - completed)
+        # New writes work in the upgraded schema: a new task goes on top of the Inbox, a user
+        # made now gets an Inbox too.
+        conn.execute(
+            "INSERT INTO tasks (user_id, title) SELECT id, 'new' FROM users WHERE username = 'cat'"
+        )
+        assert manual_order(conn, "cat")[0][1] < before["cat"][0][1]
+        conn.execute(
+            "INSERT INTO users (email, username, hashed_password) "
+            "VALUES ('fay@example.com', 'fay', 'x')"
+        )
+        assert conn.execute(
+            "SELECT l.name FROM lists AS l JOIN users AS u ON u.id = l.user_id "
+            "WHERE u.username = 'fay' AND l.is_default"
+        ).fetchall() == [("Inbox",)]
+
+
+@pytest.mark.skipif(not PREPARED_STATEMENTS, reason="yoyo's own command prepares statements")
+def test_lists_roll_back_to_one_manual_order_per_user(round_two_database: str) -> None:
+    """After lists were used (positions repeat across lists), rolling 0007 back leaves each user
+    one total manual order: their lists in order, each list's tasks in order."""
+    apply_up_to(round_two_database, LISTS)
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        user_id = conn.execute("SELECT id FROM users WHERE username = 'dan'").fetchone()[0]
+        # Two more lists, at the bottom; each gets tasks whose positions repeat the Inbox's.
+        for name in ("Work", "Trip"):
+            conn.execute("INSERT INTO lists (user_id, name) VALUES (%s, %s)", (user_id, name))
+            conn.execute(
+                """INSERT INTO tasks (user_id, title, list_id)
+                   SELECT %s, %s || i, (SELECT id FROM lists WHERE user_id = %s AND name = %s)
+                   FROM generate_series(1, 5) AS i""",
+                (user_id, name, user_id, name),
+            )
+        expected = [
+            r[0]
+            for r in conn.execute(
+                """SELECT t.id FROM tasks AS t JOIN lists AS l ON l.id = t.list_id
+                   WHERE t.user_id = %s
+                   ORDER BY l.position COLLATE "C", t.position COLLATE "C" """,
+                (user_id,),
+            ).fetchall()
+        ]
+        cat_before = manual_order(conn, "cat")
+    url = yoyo_url(round_two_database)
+    result = run(
+        [
+            str(BIN / "yoyo"),
+            "rollback",
+            "--batch",
+            "--revision",
+            LISTS,
+            "--database",
+            url,
+            "migrations",
+        ],
+        round_two_database,
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('lists')").fetchone() == (None,)
+        assert [r[0] for r in manual_order(conn, "dan")] == expected
+        # A user with one list keeps every position.
+        assert [r[:2] for r in manual_order(conn, "cat")] == [r[:2] for r in cat_before]
+        counts = conn.execute("SELECT count(*) FROM task_counts WHERE tag = ''").fetchone()
+        assert counts == (2,)  # cat and dan; eve has none
+    result = run(
+        [str(BIN / "yoyo"), "apply", "--batch", "--database", url, "migrations"],
+        round_two_database,
+    )
+    assert result.returncode == 0, result.stderr

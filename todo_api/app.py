@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from todo_api import metrics
+from todo_api.addresses import Resolve, system_resolve
 from todo_api.agents.endpoint import McpEndpoint
 from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend, TokenRefused
 from todo_api.auth.passwords import PasswordHasher
@@ -36,15 +37,17 @@ from todo_api.middleware.cors import (
     PREFLIGHT_MAX_AGE,
     ProblemCORSMiddleware,
 )
+from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
 from todo_api.problems import ProblemResponse
-from todo_api.routes import auth, docs, health, sync, tasks, tokens
+from todo_api.routes import auth, docs, health, lists, sync, tasks, tokens, webhooks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
 from todo_api.settings import Settings, load_settings
 from todo_api.sync_tokens import SyncTokens
+from todo_api.webhook_worker import WebhookWorker
 
 if TYPE_CHECKING:
     from todo_api.auth.issuer import ExternalClaims, TrustedIssuer
@@ -64,6 +67,17 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    method_route("/api/{user_id}/lists", lists.list_collection),
+    method_route("/api/{user_id}/lists/{list_id}", lists.list_item),
+    Route("/api/{user_id}/lists/{list_id}/move", lists.move_list, methods=["POST"]),
+    method_route("/api/{user_id}/webhooks", webhooks.webhook_collection),
+    method_route("/api/{user_id}/webhooks/{webhook_id}", webhooks.webhook_item),
+    Route("/api/{user_id}/webhooks/{webhook_id}/secret", webhooks.rotate_secret, methods=["POST"]),
+    Route(
+        "/api/{user_id}/webhooks/{webhook_id}/deliveries",
+        webhooks.list_deliveries,
+        methods=["GET"],
+    ),
     Route("/api/auth/login", auth.login, methods=["POST"]),
     Route("/api/auth/refresh", auth.refresh, methods=["POST"]),
     Route("/api/auth/register", auth.register, methods=["POST"]),
@@ -80,6 +94,8 @@ ROUTES = [
     Route("/docs", docs.docs, methods=["GET"]),
     Mount(docs.ASSETS_PATH, app=docs.assets()),
 ]
+# The webhook worker's own pool: one connection to poll with, one more while it records.
+WORKER_POOL = {"db_pool_min": 0, "db_pool_max": 2}
 METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
 
@@ -128,11 +144,18 @@ def trusted_issuer(settings: Settings) -> TrustedIssuer | None:
         return None
     from todo_api.auth.issuer import TrustedIssuer
 
-    return TrustedIssuer(settings.auth_jwks_url, settings.auth_issuer, settings.auth_audience)
+    return TrustedIssuer(
+        settings.auth_jwks_url,
+        settings.auth_issuer,
+        settings.auth_audience,
+        fetch_timeout=settings.auth_jwks_timeout_seconds,
+        refresh_interval=settings.auth_jwks_refresh_seconds,
+    )
 
 
-def create_app(settings: Settings) -> ASGIApp:
-    """The ASGI app for these settings; `settings.database_url` must be set."""
+def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGIApp:
+    """The ASGI app for these settings; `settings.database_url` must be set. `resolve`: how
+    webhook deliveries resolve names (tests give a resolver whose answers they choose)."""
     if settings.database_url is None:
         raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
     database_url = settings.database_url
@@ -161,6 +184,11 @@ def create_app(settings: Settings) -> ASGIApp:
         publishing = (
             metrics.publishing(db, hasher) if settings.metrics else contextlib.nullcontext()
         )
+        # Every process sends webhook deliveries; claims in PostgreSQL keep them apart. The
+        # worker has a pool of its own, so requests never wait behind it for a connection.
+        worker_db = await open_database(settings.model_copy(update=WORKER_POOL), database_url)
+        deliveries = WebhookWorker(worker_db, settings, resolve=resolve)
+        deliveries.start()
         # Everything made so far lives as long as the process: keep the garbage collector from
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
@@ -168,6 +196,8 @@ def create_app(settings: Settings) -> ASGIApp:
             async with publishing, mcp.running():
                 yield
         finally:
+            await deliveries.stop()
+            await worker_db.pool.close()
             access_log.flush()
             hasher.close()
             if issuer is not None:
@@ -177,6 +207,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app = Starlette(
         routes=routes(settings, mcp),
         middleware=[
+            Middleware(AllowedHostsMiddleware, allowed_hosts=list(settings.allowed_hosts)),
             Middleware(
                 ProblemCORSMiddleware,
                 allow_origins=list(settings.cors_origins),
@@ -213,5 +244,5 @@ def app_from_environment() -> ASGIApp:
     worker process starts afresh, so it sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    configure_protocol(settings.header_timeout_seconds)
+    configure_protocol(settings.header_timeout_seconds, settings.max_connections_per_address)
     return create_app(settings)

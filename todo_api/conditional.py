@@ -1,13 +1,18 @@
-"""Conditional requests (RFC 9110, section 13): ETags from a task's version, and the If-Match /
-If-None-Match header lists compared against them. A task's ETag is strong (`"3"`); a list
-page's is weak (`W/"..."`), a digest of what the page would send."""
+"""Conditional requests (RFC 9110, section 13): ETags from a task's (or a list's) version, and
+the If-Match / If-None-Match header lists compared against them. A task's ETag is strong
+(`"3"`); a list page's (and GET /lists') is weak (`W/"..."`), a digest of what it would send."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from todo_api.payloads import JSONResponse
 
 # One entity tag of a list: optional W/, then a quoted opaque string.
 _ENTITY_TAG: Final = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
@@ -69,3 +74,33 @@ def list_etag(parts: Iterable[bytes]) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return f'W/"{digest.hexdigest()}"'
+
+
+def not_modified(request: Request, etag: str) -> Response | None:
+    """304 with the ETag and no body when the request's If-None-Match holds `etag`; else None."""
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return None
+
+
+def versioned(
+    body: Any, version: int, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """One resource (a task, a list) as JSON, with its version as its strong ETag."""
+    return JSONResponse(
+        body, status_code=status_code, headers={**(headers or {}), "ETag": task_etag(version)}
+    )
+
+
+def with_weak_etag(
+    request: Request, body: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A collection page as JSON with `headers` (the ones that describe it) and its weak ETag,
+    or 304 when If-None-Match holds that ETag."""
+    response = JSONResponse(body, headers=dict(headers or {}))
+    etag = list_etag([bytes(response.body), *(v.encode() for v in (headers or {}).values())])
+    cached = not_modified(request, etag)
+    if cached is not None:
+        return cached
+    response.headers["ETag"] = etag
+    return response

@@ -4,7 +4,9 @@ response again instead of writing twice.
 The write, and the record of its response, happen in one transaction that also holds the
 key's lock: so a crash can never leave a write without its record (or the reverse), a second
 request with the key while the first runs gets 409 at once, and a failed first request (a 4xx
-or a lost database) leaves the key free, since nothing of it was committed."""
+or a lost database) leaves the key free, since nothing of it was committed. A replay is an
+ordinary request first: the caller rule is applied (an ended session 401, an inactive account
+403) before a kept response is given back."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from todo_api.caller import Caller
 from todo_api.db import idempotency
 from todo_api.db.pool import Database, Runner
 from todo_api.problems import Problem
+from todo_api.routes.refusals import refuse_user
 
 HEADER: Final = "idempotency-key"
 _KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII
@@ -62,11 +65,13 @@ async def idempotent(
         raise Problem(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
     fingerprint = _fingerprint(request, await request.body())
     async with db.transaction() as tx:
-        claim = await idempotency.claim(tx, caller.user_id, key)
+        claim = await idempotency.claim(tx, caller, key)
         if not claim.taken:
             detail = "A request with this Idempotency-Key is still running; retry shortly"
             raise Problem(409, detail, headers={"Retry-After": "1"})
         if claim.stored is not None:
+            if claim.caller is not None:
+                refuse_user(claim.caller)  # a replay is an ordinary request first: 401, 403
             if claim.stored.request != fingerprint:
                 error = {
                     "loc": ["header", "Idempotency-Key"],

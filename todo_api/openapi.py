@@ -83,17 +83,17 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
         (),
     ),
     404: (
-        "No such task (or session, or personal access token) of this user's: another user's "
-        "is not found either.",
+        "No such task (or list, session, webhook or personal access token) of this user's: "
+        "another user's is not found either.",
         (),
     ),
     409: (
-        "The email or username is already taken; or a request with this Idempotency-Key is "
-        "still running.",
+        "The email or username (or the list's name) is already taken; the default list cannot "
+        "be deleted; or a request with this Idempotency-Key is still running.",
         (),
     ),
     410: ("The sync token is older than the change history kept: sync from the start.", ()),
-    412: ("If-Match named no current ETag of the task; nothing changed.", ("ETag",)),
+    412: ("If-Match named no current ETag of the task (or list); nothing changed.", ("ETag",)),
     413: ("The body is larger than 65,536 bytes.", ()),
     415: ("The body is not JSON.", ()),
     422: ("The JSON object or the query string breaks a rule; `errors` lists each.", ()),
@@ -243,6 +243,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             }
         )
+    if "{list_id}" in path:
+        params.append(
+            {
+                "name": "list_id",
+                "in": "path",
+                "required": True,
+                "description": "A list id; anything but a positive 64-bit integer is 404.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            }
+        )
     if "{session_id}" in path:
         params.append(
             {
@@ -251,6 +261,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "required": True,
                 "description": "A session's id, as GET /api/auth/sessions lists it.",
                 "schema": {"type": "string", "minLength": 1},
+            }
+        )
+    if "{webhook_id}" in path:
+        params.append(
+            {
+                "name": "webhook_id",
+                "in": "path",
+                "required": True,
+                "description": "A webhook id; anything but a positive 64-bit integer is 404.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             }
         )
     if "{token_id}" in path:

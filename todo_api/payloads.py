@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -64,13 +63,34 @@ def _parse_json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         pass
-    # orjson stops at integers beyond 64 bits; those are valid JSON, just the wrong type later.
+    # orjson stops at numbers beyond 64 bits (a 401-digit integer, 1e400); those are valid JSON,
+    # just out of any field's range: the field that reads one says so (422), an unknown field
+    # is ignored. Integers too long for int() to read at all become infinities, as 1e400 does.
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        orjson.dumps(value)  # refuses lone surrogates, which PostgreSQL could not store
-    except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_integer)
+    except (ValueError, TypeError, RecursionError):
         raise Problem(400, "The body is not valid JSON") from None
+    # Lone surrogates (from \ud800 escapes): PostgreSQL could not store them.
+    if any(_lone_surrogate(text) for _, text in _strings_in(value, ())):
+        raise Problem(400, "The body is not valid JSON")
     return value
+
+
+_MAX_INTEGER_DIGITS = 4000  # under Python's 4300-digit limit on reading an int
+
+
+def _integer(text: str) -> int | float:
+    if len(text) <= _MAX_INTEGER_DIGITS:
+        return int(text)
+    return float("-inf") if text.startswith("-") else float("inf")
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 _OPENERS = frozenset(b"[{")
@@ -104,14 +124,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """Where the first NUL character is, in keys or strings; walked with a stack, not recursion."""
-    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+Loc = tuple[str | int, ...]
+
+
+def _strings_in(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    """Every string in a JSON value, keys included, with where it is, in document order;
+    walked with a stack, not recursion."""
+    pending: list[tuple[Any, Loc]] = [(value, loc)]
     while pending:
         item, where = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return where
+            yield where, item
             continue
         if isinstance(item, dict):
             entries: list[tuple[str | int, Any]] = list(item.items())
@@ -119,11 +142,16 @@ def _find_nul(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] |
             entries = list(enumerate(item))
         else:
             continue
-        for key, child in reversed(entries):  # reversed: the first one found is the first
-            if isinstance(key, str) and "\x00" in key:
-                return (*where, key)
+        for key, child in reversed(entries):  # reversed: the first one pushed is popped last
             pending.append((child, (*where, key)))
-    return None
+        for key, _ in entries:
+            if isinstance(key, str):
+                yield (*where, key), key
+
+
+def _find_nul(value: Any, loc: Loc) -> Loc | None:
+    """Where the first NUL character is, in keys or strings."""
+    return next((where for where, text in _strings_in(value, loc) if "\x00" in text), None)
 
 
 def _refuse_nul(data: Any, where: str) -> None:
@@ -168,27 +196,24 @@ async def json_or_form(request: Request) -> dict[str, Any]:
     return _as_object(dict(pairs))
 
 
-MAX_ID: Final = 2**63 - 1
-_ID: Final = re.compile(r"[1-9][0-9]{0,18}")
-
-
-def positive_id(raw: str) -> int | None:
-    """A path's id: a positive integer within 64 bits, written plainly; else None (a 404)."""
-    return int(raw) if _ID.fullmatch(raw) and int(raw) <= MAX_ID else None
-
-
 def _loc_text(loc: Sequence[str | int]) -> str:
     """The field a loc names, without its "body"/"query" head."""
     return ".".join(str(part) for part in loc[1:])
 
 
-def validated(model: type[ModelT], data: Mapping[str, Any] | None, where: str = "body") -> ModelT:
-    """`data` as `model`, or a 422 problem listing every broken rule (never the input itself)."""
+def validated(
+    model: type[ModelT],
+    data: Mapping[str, Any] | None,
+    where: str = "body",
+    context: Mapping[str, Any] | None = None,
+) -> ModelT:
+    """`data` as `model`, or a 422 problem listing every broken rule (never the input itself).
+    `context` reaches the model's validators (rules that depend on the settings)."""
     data = data if data is not None else {}
     # Unknown fields are ignored, NUL and all; the fields the model reads may hold none.
     _refuse_nul({name: data[name] for name in model.model_fields if name in data}, where)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         details = exc.errors(include_url=False, include_input=False, include_context=False)
         errors = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in details]

@@ -5,7 +5,18 @@ and requests at once (`limit_concurrency`, answered 503), but a request whose li
 trickle in (or never come) holds its connection forever, and its 503 is plain text. Here a
 request's head must arrive within `header_timeout_seconds` of its first byte (of the connection,
 for the first request) and fit in MAX_HEADER_BYTES; otherwise the client gets a 408 or 431
-problem and the connection is closed. The 503 for too many connections is a problem too.
+problem and the connection is closed. The 503 for too many connections is a problem too, and so
+is the 400 for a request the HTTP parser cannot read; every response written here carries an
+X-Request-ID (the client's when its head had a well-formed one) and, in its body, that
+request_id, as every response of the app does.
+
+uvicorn's connection limit counts every connection together, so one client address holding
+idle sockets could take all of them. Here each worker also counts the connections of each
+client (TCP peer) address: past `max_connections_per_address`, a new connection from that
+address is closed at once, before uvicorn counts it, and other addresses are not affected.
+Behind a proxy every connection comes from the proxy's address: give it room (the setting, or
+the proxy's own limits).
+
 Bodies that trickle in are bounded by the body-limit middleware, and clients that stop reading
 a response by the request-context middleware (`send_timeout_seconds`)."""
 
@@ -13,17 +24,23 @@ from __future__ import annotations
 
 import asyncio
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from todo_api.middleware.request_context import FLOW_CONTROL, RequestContextMiddleware
+from todo_api.middleware.request_context import (
+    FLOW_CONTROL,
+    RequestContextMiddleware,
+    request_id_for,
+)
 from todo_api.problems import ProblemResponse
 
 MAX_HEADER_BYTES: Final = 16 * 1024  # request line and headers; nginx's default is 8 KiB
 HEADER_TIMEOUT_SECONDS: Final = 10.0
+MAX_CONNECTIONS_PER_ADDRESS: Final = 100
+_UNPARSABLE: Final = "The request is not valid HTTP/1.1"
 _TOO_LARGE: Final = f"The request line and headers are larger than {MAX_HEADER_BYTES} bytes"
 PROTOCOL: Final = "todo_api.serving:GuardedHttpToolsProtocol"  # for uvicorn's `http`
 
@@ -37,7 +54,7 @@ async def _too_busy(scope: Any, receive: Any, send: Any) -> None:
 TOO_BUSY: Final = RequestContextMiddleware(_too_busy)
 
 
-def _problem_bytes(status: int, detail: str) -> bytes:
+def _problem_bytes(status: int, detail: str, request_id: str) -> bytes:
     """A whole response, written straight to the socket: there is no request to answer yet."""
     body = orjson.dumps(
         {
@@ -45,12 +62,14 @@ def _problem_bytes(status: int, detail: str) -> bytes:
             "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
+            "request_id": request_id,
         }
     )
     head = (
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "content-type: application/problem+json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        f"content-length: {len(body)}\r\nx-request-id: {request_id}\r\n"
+        "connection: close\r\n\r\n"
     )
     return head.encode() + body
 
@@ -58,8 +77,23 @@ def _problem_bytes(status: int, detail: str) -> bytes:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Set from the settings in each worker, by configure_protocol.
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
+    max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS
+    # This worker's open connections by client address (addresses with none are dropped).
+    connections_by_address: ClassVar[dict[str, int]] = {}
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        peer = transport.get_extra_info("peername")
+        self._address: str | None = peer[0] if isinstance(peer, tuple) and peer else None
+        if self._address is not None:
+            held = self.connections_by_address.get(self._address, 0)
+            if held >= self.max_connections_per_address:
+                # Refused before uvicorn knows of it: it never counts against anyone else.
+                self._address = None
+                self._turned_away = True
+                transport.close()
+                return
+            self.connections_by_address[self._address] = held + 1
+        self._turned_away = False
         super().connection_made(transport)
         self._head_bytes = 0
         self._reading_head = True
@@ -82,9 +116,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = True  # what the parser still finds in this read is dropped
         self._disarm_head_timer()
         if not self.transport.is_closing():
-            self.logger.warning("refused a request: %s", detail)
-            self.transport.write(_problem_bytes(status, detail))
+            # The client's X-Request-ID when its head got that far, else a new one.
+            request_id = request_id_for({"headers": self.headers or ()})
+            self.logger.warning("refused a request: %s (request_id=%s)", detail, request_id)
+            self.transport.write(_problem_bytes(status, detail, request_id))
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """What uvicorn answers a request its parser rejects: a problem here."""
+        self._refuse(400, _UNPARSABLE)
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
@@ -92,7 +132,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(408, "The request line and headers did not arrive in time")
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused or self._turned_away:
             return
         if self._reading_head:
             self._head_bytes += len(data)
@@ -125,7 +165,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._refused:
             super().on_message_complete()
 
+    def _release_address(self) -> None:
+        """The connection no longer counts against its address (once)."""
+        if self._address is not None:
+            left = self.connections_by_address[self._address] - 1
+            if left:
+                self.connections_by_address[self._address] = left
+            else:
+                del self.connections_by_address[self._address]
+            self._address = None
+
+    def handle_websocket_upgrade(self) -> None:
+        # Another protocol takes the connection over: this one never hears of its end.
+        self._release_address()
+        self._disarm_head_timer()
+        super().handle_websocket_upgrade()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._turned_away:
+            return
+        self._release_address()
         self._disarm_head_timer()
         super().connection_lost(exc)
 
@@ -136,6 +195,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, chosen)
 
 
-def configure_protocol(header_timeout_seconds: float) -> None:
+def configure_protocol(
+    header_timeout_seconds: float, max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS
+) -> None:
     """Called in each worker with its settings, before it accepts a connection."""
     GuardedHttpToolsProtocol.header_timeout_seconds = header_timeout_seconds
+    GuardedHttpToolsProtocol.max_connections_per_address = max_connections_per_address

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
+    # The key set's whole-download limit, and how often it is fetched again (auth/issuer.py).
+    auth_jwks_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    auth_jwks_refresh_seconds: float = Field(default=600.0, gt=0, le=30 * 86400)
+    # The base of every absolute URL the service builds (unset: the request's own, from one
+    # of allowed_hosts, whose other hosts get 400; "*" allows any).
+    public_url: str | None = None
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ("*",)
     sync_history_days: int = Field(default=30, ge=1, le=3650)
     metrics: bool = True
     # Where the workers' metrics files go (emptied at start); unset: a private temporary folder.
@@ -90,11 +97,26 @@ class Settings(BaseSettings):
     bcrypt_wait_seconds: Seconds = 5.0  # how long a login waits for a hashing slot before 429
     # Slow and hostile clients (todo_api/serving.py, README "Limits"):
     limit_concurrency: int = Field(default=1000, ge=1, le=1_000_000)  # connections at once
+    max_connections_per_address: int = Field(default=100, ge=1, le=1_000_000)  # of one client
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600)  # an idle connection's life
     header_timeout_seconds: Seconds = 10.0  # for a request's line and headers to arrive
     body_timeout_seconds: Seconds = 30.0  # for its body to arrive
     send_timeout_seconds: Seconds = 30.0  # for a client to take each part of a response
     migrate_on_start: bool = True
+    # Webhooks (API.md, "Webhooks"; todo_api/webhook_worker.py):
+    webhook_allow_http: bool = False  # plain http:// urls (development and tests)
+    webhook_allow_private: bool = False  # loopback, private, link-local, ... addresses
+    webhook_timeout_seconds: Seconds = 10.0  # one attempt, whole: resolve, connect, send, answer
+    # The delays between attempts: a delivery has at most one attempt more than there are delays.
+    webhook_retry_seconds: Annotated[tuple[float, ...], NoDecode] = (
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+    )
+    webhook_disable_after: int = Field(default=20, ge=1, le=1_000_000)  # failed in a row
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # `todo-api mcp`: the personal access token whose user the stdio server acts for.
@@ -117,6 +139,46 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+            if not value:
+                raise ValueError("must name at least one host, or *")
+            for host in value:  # Starlette's TrustedHostMiddleware takes only these wildcards
+                if host != "*" and ("*" in host[1:] or (host[0] == "*" and host[1] != ".")):
+                    raise ValueError(f"{host!r}: a wildcard is only *.example.com (or * alone)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL, such as https://api.example.com")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must have no query, fragment or credentials")
+        return value.rstrip("/")
+
+    @field_validator("webhook_retry_seconds", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        delays = []
+        for item in (part.strip() for part in value.split(",")):
+            try:
+                delay = float(item)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a number of seconds") from None
+            if not 0 <= delay <= 7 * 86400:
+                raise ValueError(f"{item!r} is not between 0 and 604800 seconds")
+            delays.append(delay)
+        return tuple(delays)
 
     @field_validator("database_url")
     @classmethod

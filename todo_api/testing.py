@@ -67,6 +67,11 @@ TEST_SETTINGS = {
     "BCRYPT_CONCURRENCY": "2",
     "DB_POOL_MAX": "20",
     "DB_STATEMENT_CACHE": os.environ.get("DB_STATEMENT_CACHE", ""),
+    # Webhook receivers in tests listen on loopback over plain http, and fail fast.
+    "WEBHOOK_ALLOW_HTTP": "true",
+    "WEBHOOK_ALLOW_PRIVATE": "true",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_RETRY_SECONDS": "0.3,0.3",
 }
 
 

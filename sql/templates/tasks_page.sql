@@ -2,21 +2,26 @@
 -- Rendered by todo_api/db/tasks.py once per sort and order (and once without a cursor, for the
 -- first page; and once each with and without a search) from its table of sort keys: [[keyset]]
 -- is "rows after the cursor" as a row comparison of the sort key (then id) with the same key
--- over :after_key and :after_id, [[order_by]] that key and id with their direction, and
+-- over :after_key and :after_id, [[order_by]] that key and id with their direction,
 -- [[search]] the `q` condition in the spelling a trigram index serves, or in the one it does
--- not (see todo_api/db/tasks.py), and [[materialized]] whether the matches are found once for
--- both the count and the page (a search: the count reads every match anyway) or separately
--- (otherwise: the page then walks an index only as far as it needs). Every value is a
--- parameter.
--- The total: with no filter but status and at most one tag (:from_counts), it is read from
--- task_counts (migrations/0006), which agrees exactly with the tasks this snapshot sees;
+-- not (see todo_api/db/tasks.py), [[in_list]] the `list` condition (`t.list_id = :list_id`, a
+-- plain condition that indexes starting (user_id, list_id) serve; or true when no list is
+-- named), and [[materialized]] whether the matches are found once for both the count and the
+-- page (a search: the count reads every match anyway) or separately (otherwise: the page then
+-- walks an index only as far as it needs). Every value is a parameter.
+-- The total: with no filter but status and at most one tag, or but status and the list
+-- (:from_counts), it is read from task_counts (migrations/0006, 0007: list_id 0 is the whole
+-- pile), which agrees exactly with the tasks this snapshot sees;
 -- otherwise the matching rows are counted. The subquery CASE does not take is never run.
 -- When the caller may not act, one row comes back with NULL task columns: is_active NULL means no
--- such user, may_act false that the caller rule refused them.
+-- such user, may_act false that the caller rule refused them. list_known is false when :list_id
+-- is not one of the caller's lists.
 WITH matching AS [[materialized]] (
     SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
+        , t.list_id
     FROM tasks AS t
     WHERE t.user_id = :user_id
+      AND [[in_list]]
       AND (:completed::boolean IS NULL OR t.completed = :completed::boolean)
       AND [[search]]
       AND (:tags::text[] IS NULL OR t.tags @> :tags::text[])
@@ -27,13 +32,17 @@ WITH matching AS [[materialized]] (
            OR {{overdue}} = :overdue::boolean)
 )
 SELECT u.is_active, {{caller}} AS may_act,
+       (:list_id::bigint IS NULL
+        OR EXISTS (SELECT 1 FROM lists AS l WHERE l.id = :list_id::bigint AND l.user_id = :user_id))
+       AS list_known,
        CASE WHEN :from_counts::boolean THEN (
            SELECT COALESCE(CASE :completed::boolean WHEN true THEN c.completed
                                                     WHEN false THEN c.tasks - c.completed
                                                     ELSE c.tasks END, 0)
            FROM (SELECT) AS one
            LEFT JOIN task_counts AS c
-             ON c.user_id = :user_id AND c.tag = COALESCE((:tags::text[])[1], '')
+             ON c.user_id = :user_id AND c.list_id = COALESCE(:list_id::bigint, 0)
+            AND c.tag = COALESCE((:tags::text[])[1], '')
        ) ELSE (SELECT count(*) FROM matching) END AS total,
        page.*
 FROM (SELECT) AS one

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from todo_api.caller import Caller
 from todo_api.cursors import CursorCodec
-from todo_api.db import tasks
+from todo_api.db import lists, tasks
 from todo_api.db.pool import Database, Runner
 from todo_api.models import agents as io
 from todo_api.models.tasks import task_json
@@ -75,7 +75,7 @@ class Tool(Generic[ArgsT]):
 
 def _task_line(task: Mapping[str, Any]) -> str:
     """A task in one line: what an agent needs to say it or act on it."""
-    parts = [f"#{task['id']} {task['title']}"]
+    parts = [f"#{task['id']} {task['title']} (list #{task['list_id']})"]
     if task["completed"]:
         parts.append("completed")
     if task["due_date"] is not None:
@@ -115,7 +115,7 @@ def _found_text(result: dict[str, Any]) -> str:
 async def get_task(context: ToolContext, args: io.GetTask) -> dict[str, Any]:
     row = await tasks.get_task(context.db, context.caller, args.id)
     if row is None:
-        await not_found(context.db, context.caller, args.id)
+        await not_found(context.db, context.caller, "Task", args.id)
     return {"task": json_value(task_json(row))}
 
 
@@ -136,12 +136,13 @@ def _tags_text(result: dict[str, Any]) -> str:
 async def get_overview(context: ToolContext, args: io.NoArguments) -> dict[str, Any]:
     seen = await tasks.overview(context.db, context.caller, context.today())
     refuse_user(seen.owner)
+    owner, rows = await lists.all_lists(context.db, context.caller)  # GET /lists' own
+    refuse_user(owner)
     counts = dataclasses.asdict(seen)
     del counts["owner"], counts["top_tags"]
     return {
         **counts,
-        # TODO(lists): the user's lists with their pending counts, once lists exist.
-        "lists": [],
+        "lists": [{name: row[name] for name in ("id", "name", "pending_count")} for row in rows],
         "top_tags": [{"name": name, "count": count} for name, count in seen.top_tags],
     }
 
@@ -152,17 +153,20 @@ def _overview_text(result: dict[str, Any]) -> str:
         f"overdue, {result['due_today']} due today, {result['due_next_7_days']} due in the "
         "next 7 days."
     )
-    return f"{counts}\n{_tags_line(result['top_tags'])}"
+    shown = ", ".join(
+        f"{a['name']} (#{a['id']}: {a['pending_count']} pending)" for a in result["lists"]
+    )
+    return f"{counts}\nLists: {shown}\n{_tags_line(result['top_tags'])}"
 
 
 async def add_tasks(context: ToolContext, args: io.AddTasks) -> dict[str, Any]:
     async with context.db.transaction() as tx:
-        rows = [await insert(tx, context.caller, body) for body in args.tasks]
+        rows = [await insert(tx, context.caller, body, ARGUMENTS) for body in args.tasks]
     return {"tasks": _tasks(rows)}
 
 
 async def update_task(context: ToolContext, args: io.UpdateTask) -> dict[str, Any]:
-    row = await update(context.db, context.caller, args.id, args, None)
+    row = await update(context.db, context.caller, args.id, args, None, ARGUMENTS)
     return {"task": json_value(task_json(row))}
 
 
@@ -177,7 +181,7 @@ async def _each(
             row = await act(tx, task_id)
             if row is None:
                 try:
-                    await not_found(tx, context.caller, task_id)
+                    await not_found(tx, context.caller, "Task", task_id)
                 except Problem as problem:
                     detail = f"{problem.detail}: nothing was changed"
                     raise Problem(problem.status, detail, headers=problem.headers) from None

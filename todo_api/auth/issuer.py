@@ -9,8 +9,11 @@ weaker algorithm (HS256 keyed with the public key's bytes, or `none`) than the k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,6 +33,10 @@ VERIFIED_TOKENS = 10_000  # verified tokens remembered, least recently used drop
 MAX_JWKS_BYTES = 1 << 20  # a key set is a few kB; more than this is not one
 MIN_RSA_BITS = 2048  # shorter RSA keys can be factored; such a key is skipped
 _REQUIRED = ["exp", "sub"]
+_TIMES = ("exp", "nbf", "iat")
+# An issuer's `sub` becomes an account id and a path segment: 1 to 255 characters, none of them
+# a control character, white space, or one a URL gives a meaning (/ ? # %).
+_SUBJECT = re.compile(r"[^\s\x00-\x1f\x7f-\x9f/?#%]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -141,9 +148,13 @@ def _string_claim(claims: dict[str, Any], name: str) -> str | None:
 
 
 class TrustedIssuer:
-    """Verifies an external issuer's tokens. The key set is fetched at start and again when a
-    token names a key not in it (rotation), at most once every `refetch_interval` seconds, so
-    tokens with made-up key ids cannot turn this service into a flood of requests upstream."""
+    """Verifies an external issuer's tokens. The key set is fetched in the background: at start
+    (never holding start-up up: tokens of the issuer are refused until a fetch succeeds), every
+    `refresh_interval` seconds (so a key removed from the set stops working in every process),
+    and when a token names a key not in it (rotation), at most once every `refetch_interval`
+    seconds, so tokens with made-up key ids cannot turn this service into a flood of requests
+    upstream. One fetch at a time, shared by every token waiting for it; a whole download,
+    headers and body, gets `fetch_timeout` seconds, and a token waits at most that long."""
 
     def __init__(
         self,
@@ -153,25 +164,40 @@ class TrustedIssuer:
         *,
         refetch_interval: float = 60.0,
         fetch_timeout: float = 5.0,
+        refresh_interval: float = 600.0,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
         self.refetch_interval = refetch_interval
+        self.fetch_timeout = fetch_timeout
+        self.refresh_interval = refresh_interval
         self._client = httpx.AsyncClient(timeout=fetch_timeout)
         self._keys: _KeySet | None = None
         self._last_refetch: float | None = None  # time.monotonic() of the last refetch
-        self._fetches = 0  # attempts so far: tells a waiter whether someone fetched meanwhile
-        self._fetch_lock = asyncio.Lock()
+        self._fetch_task: asyncio.Task[None] | None = None  # the fetch under way, if any
+        self._refresher: asyncio.Task[None] | None = None
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     async def start(self) -> None:
-        """Fetch the key set once; a failure is logged, not raised, so the service still starts
-        (its own tokens keep working) and the set is fetched again when a token needs it."""
-        async with self._fetch_lock:
-            await self._fetch()
+        """Start fetching in the background (now, then every `refresh_interval`) and return at
+        once: a failure is logged, not raised, so the service starts and serves its own tokens
+        whatever the issuer's server does."""
+        if self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def fetched(self) -> None:
+        """Wait for the fetch under way, if any, to end (tests: the set at start)."""
+        await asyncio.sleep(0)  # let a fetch just asked for begin
+        if self._fetch_task is not None:
+            await asyncio.shield(self._fetch_task)
 
     async def aclose(self) -> None:
+        for task in (self._refresher, self._fetch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._client.aclose()
 
     def looks_external(self, token: str) -> bool:
@@ -199,10 +225,9 @@ class TrustedIssuer:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
-        seen = self._fetches
         key = self._keys.find(kid) if self._keys is not None else None
         if key is None:
-            await self._refetch(seen)
+            await self._refetch()
             key = self._keys.find(kid) if self._keys is not None else None
         if key is None or self._keys is None:
             raise InvalidToken("no key of the trusted issuer matches the token")
@@ -222,11 +247,18 @@ class TrustedIssuer:
                 leeway=0,
                 options={"require": _REQUIRED, "verify_aud": self.audience is not None},
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             raise InvalidToken(str(exc)) from None
+        for name in _TIMES:  # PyJWT takes "9999999999" for a time; JWT says a number
+            value = claims.get(name)
+            if name in claims and not _is_number(value):
+                raise InvalidToken(f"{name} must be a number")
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            raise InvalidToken("sub must be a non-empty string")
+        if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+            raise InvalidToken(
+                "sub must be 1 to 255 characters, with no control character, white space, "
+                "/, ?, # or %"
+            )
         return ExternalClaims(
             subject=subject,
             email=_string_claim(claims, "email"),
@@ -240,28 +272,57 @@ class TrustedIssuer:
         while len(self._verified) > VERIFIED_TOKENS:
             self._verified.popitem(last=False)
 
-    async def _refetch(self, seen: int) -> None:
-        """Fetch the set again unless another task did since `seen` (concurrent tokens with a
-        new kid share one fetch) or the last refetch was under `refetch_interval` ago. The
-        fetch at start does not count: a key rotated in just after it is picked up at once."""
-        async with self._fetch_lock:
-            if self._fetches != seen:
-                return
+    async def _refresh_forever(self) -> None:
+        """Fetch now, then every `refresh_interval` seconds (sooner while no set was ever
+        fetched: every `refetch_interval`, the pace a token's refetch keeps too)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await self._wait_for(self._start_fetch())
+            pause = self.refresh_interval
+            if self._keys is None:
+                pause = min(pause, self.refetch_interval)
+            await asyncio.sleep(pause)
+
+    async def _refetch(self) -> None:
+        """For a token naming an unknown key: wait for the fetch under way, or start one unless
+        the last such refetch was under `refetch_interval` ago. The fetch at start does not
+        count: a key rotated in just after it is picked up at once. At most `fetch_timeout`
+        seconds of waiting; then the token is judged with the keys there are."""
+        task = self._fetch_task
+        if task is None or task.done():
             now = time.monotonic()
             if self._last_refetch is not None and now - self._last_refetch < self.refetch_interval:
                 return
             self._last_refetch = now
-            await self._fetch()
+            task = self._start_fetch()
+        with contextlib.suppress(TimeoutError):
+            await self._wait_for(task)
+
+    async def _wait_for(self, task: asyncio.Task[None]) -> None:
+        """Wait for a shared fetch at most `fetch_timeout` seconds, never cancelling it."""
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+        # that arrives as the fetch ends (aclose would then wait forever).
+        async with asyncio.timeout(self.fetch_timeout):
+            await asyncio.shield(task)
+
+    def _start_fetch(self) -> asyncio.Task[None]:
+        """The fetch under way, or a new one: one at a time, whoever asks."""
+        if self._fetch_task is None or self._fetch_task.done():
+            self._fetch_task = asyncio.create_task(self._fetch())
+        return self._fetch_task
 
     async def _fetch(self) -> None:
         """Replace the key set with the issuer's current one; on failure keep the old one and
-        log why. Called with the lock held."""
-        self._fetches += 1
+        log why."""
         try:
-            keys = _parse_key_set(await self._download())
-        except Exception as exc:  # network, HTTP, JSON or shape: all mean "no new key set"
+            async with asyncio.timeout(self.fetch_timeout):
+                body = await self._download()
+            keys = _parse_key_set(body)
+        except Exception as exc:  # network, time, HTTP, JSON or shape: all mean "no new key set"
             log.warning("cannot fetch the key set at %s: %s", self.jwks_url, _describe(exc))
             return
+        finally:
+            self._fetch_task = None
         if self._keys is not None and keys.fingerprint == self._keys.fingerprint:
             return  # the same keys: tokens verified with them stay verified
         self._keys = keys
@@ -277,6 +338,10 @@ class TrustedIssuer:
                 if len(body) > MAX_JWKS_BYTES:
                     raise ValueError(f"response larger than {MAX_JWKS_BYTES} bytes")
             return bytes(body)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _describe(exc: Exception) -> str:

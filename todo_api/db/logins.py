@@ -12,6 +12,7 @@ from todo_api.db.sessions import LoginSubject
 
 LOGIN_ATTEMPT = query("login_attempt")
 LOGIN_FAILURE_UNDO = query("login_failure_undo")
+LOGIN_SUCCESS = query("login_success")
 # From all addresses together an account may fail this many times the per-address limit.
 EVERYWHERE_FACTOR = 10
 
@@ -30,10 +31,20 @@ class Attempt:
     retry_after: int  # seconds, when not allowed
 
 
-async def attempt(db: Runner, login: str, address: str, limits: Limits) -> Attempt:
+async def attempt(
+    db: Runner,
+    address: str,
+    limits: Limits,
+    *,
+    login: str | None = None,
+    user_id: str | None = None,
+) -> Attempt:
+    """An attempt at the account a `login` (email or username) names, or at the account
+    `user_id` (a password confirmation), counted as a failure until cleared or undone."""
     row = await db.fetchrow(
         *LOGIN_ATTEMPT(
             login=login,
+            user_id=user_id,
             address=address,
             window_seconds=limits.window_seconds,
             max_failures=limits.max_failures,
@@ -54,3 +65,8 @@ async def undo_failure(db: Runner, counted: LoginSubject) -> None:
     await db.fetchrow(
         *LOGIN_FAILURE_UNDO(subject=counted.subject, address=counted.address), retry=False
     )
+
+
+async def clear(db: Runner, counted: LoginSubject) -> None:
+    """A right password: the count it was counted in goes, as a login's does."""
+    await db.fetchrow(*LOGIN_SUCCESS(subject=counted.subject, address=counted.address))

@@ -7,9 +7,10 @@ that table ever become SQL text; filter values and cursors always travel as para
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
@@ -40,8 +41,9 @@ ORDERS: Final[tuple[Order, ...]] = ("asc", "desc")
 class SortKey:
     """How one sort order orders tasks. A cursor carries the last row's value of `column`; the
     statement compares rows by `expression` over that column (then by id, unless the key is
-    unique per user). `nulls_last`: rows without a value come last in both directions (the key
-    is the value or +/-infinity, so the index on that expression serves either order)."""
+    unique within a list and a list is named: `unique`). `nulls_last`: rows without a value
+    come last in both directions (the key is the value or +/-infinity, so the index on that
+    expression serves either order)."""
 
     column: str
     key_type: KeyType
@@ -60,7 +62,8 @@ class SortKey:
         return key
 
 
-# The sort orders of GET /api/{user_id}/tasks; each has an index starting (user_id, key, ...).
+# The sort orders of GET /api/{user_id}/tasks; each has an index starting (user_id, key, ...),
+# and position one starting (user_id, list_id, position) as well, for a named list.
 SORTS: Final = {
     "created": SortKey("created_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "updated": SortKey("updated_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
@@ -98,11 +101,13 @@ class Search(enum.Enum):
         return cls.TRIGRAMS if _TRIGRAM.search(text) else cls.SCAN
 
 
-def _page_query(sort: str, order: Order, after_cursor: bool, search: Search) -> Query:
+def _page_query(
+    sort: str, order: Order, after_cursor: bool, search: Search, in_list: bool
+) -> Query:
     spec = SORTS[sort]
     row = [spec.key(f"t.{spec.column}", order)]
     after = [spec.key(f":after_key::text::{spec.sql_type}", order)]
-    if not spec.unique:
+    if not (spec.unique and in_list):
         row.append("t.id")
         after.append(":after_id::bigint")
     operator = ">" if order == "asc" else "<"
@@ -110,8 +115,9 @@ def _page_query(sort: str, order: Order, after_cursor: bool, search: Search) -> 
     name = f"tasks_page_{sort}_{order}{'_after' if after_cursor else ''}"
     return render(
         "tasks_page",
-        f"{name}_{search.name.lower()}",
+        f"{name}_{search.name.lower()}{'_in_list' if in_list else ''}",
         {
+            "in_list": "t.list_id = :list_id::bigint" if in_list else "true",
             "keyset": keyset,
             "order_by": ", ".join(f"{k} {order.upper()}" for k in row),
             "search": search.value,
@@ -121,13 +127,16 @@ def _page_query(sort: str, order: Order, after_cursor: bool, search: Search) -> 
 
 
 # Per sort and order: the first page's statement and the one for a page after a cursor; each
-# with each spelling of the search.
+# with each spelling of the search, and with and without a list named.
 PAGES: Final = {
-    (sort, order, after_cursor, search): _page_query(sort, order, after_cursor, search)
+    (sort, order, after_cursor, search, in_list): _page_query(
+        sort, order, after_cursor, search, in_list
+    )
     for sort in SORTS
     for order in ORDERS
     for after_cursor in (False, True)
     for search in Search
+    for in_list in (False, True)
 }
 
 
@@ -139,12 +148,32 @@ UNSET: Final = _Unset()
 
 
 class MoveRefused(Exception):
-    """`after` names the moved task itself, or no task of the caller's."""
+    """`after` names the moved task itself, or no task of the caller's (in the target list)."""
+
+
+class ListNotFound(Exception):
+    """A task's `list_id` names no list of the caller's (the composite foreign key
+    tasks_list_fkey, or task_move_position, said so)."""
+
+
+LIST_FOREIGN_KEY: Final = "tasks_list_fkey"
+
+
+@contextlib.contextmanager
+def _list_checked() -> Iterator[None]:
+    """ListNotFound for a write refused because its list is not one of the caller's."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as exc:
+        if exc.constraint_name != LIST_FOREIGN_KEY:
+            raise
+        raise ListNotFound from None
 
 
 @dataclass(frozen=True)
 class Page:
     owner: UserStatus
+    list_known: bool  # the list named is one of the caller's (or none was named)
     total: int
     rows: list[asyncpg.Record]
     has_more: bool
@@ -155,6 +184,7 @@ class Filters:
     """What a list keeps; None (or empty) keeps everything."""
 
     completed: bool | None = None
+    list_id: int | None = None
     search: str | None = None
     tags: Sequence[str] = ()
     priorities: Sequence[str] = ()
@@ -165,10 +195,11 @@ class Filters:
 
     @property
     def counted(self) -> bool:
-        """Whether task_counts holds the number of matches: at most `completed` and one tag."""
+        """Whether task_counts holds the number of matches: at most `completed` and one tag, or
+        `completed` and the list."""
         return (
             not self.search
-            and len(self.tags) <= 1
+            and len(self.tags) <= (0 if self.list_id is not None else 1)
             and not self.priorities
             and self.due_after is None
             and self.due_before is None
@@ -196,7 +227,10 @@ async def insert_task(
     due_date: date | None = None,
     priority: str = "none",
     tags: Sequence[str] = (),
+    list_id: int | None = None,
 ) -> asyncpg.Record | None:
+    """The new task, in list `list_id` (None: the default list); ListNotFound when that is not
+    one of the caller's lists."""
     statement = TASK_INSERT(
         **caller.params,
         title=title,
@@ -205,8 +239,10 @@ async def insert_task(
         due_date=_day(due_date),
         priority=priority,
         tags=list(tags),
+        list_id=list_id,
     )
-    return await db.fetchrow(*statement, retry=False)
+    with _list_checked():
+        return await db.fetchrow(*statement, retry=False)
 
 
 async def get_task(db: Runner, caller: Caller, task_id: int) -> asyncpg.Record | None:
@@ -224,10 +260,12 @@ async def update_task(
     due_date: date | _Unset | None = UNSET,
     priority: str | None = None,
     tags: Sequence[str] | None = None,
+    list_id: int | None = None,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Change the given fields in one statement; completed, priority or tags None leaves it.
-    With `if_match`, only a task at one of those versions is changed (else None)."""
+    """Change the given fields in one statement; completed, priority, tags or list_id None
+    leaves it. With `if_match`, only a task at one of those versions is changed (else None).
+    ListNotFound when `list_id` is not one of the caller's lists."""
     statement = TASK_UPDATE(
         **caller.params,
         task_id=task_id,
@@ -241,9 +279,11 @@ async def update_task(
         due_date=None if isinstance(due_date, _Unset) else _day(due_date),
         priority=priority,
         tags=None if tags is None else list(tags),
+        list_id=list_id,
     )
     # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail.
-    return await db.fetchrow(*statement, retry=if_match is None)
+    with _list_checked():
+        return await db.fetchrow(*statement, retry=if_match is None)
 
 
 def _versions(if_match: Sequence[int] | None) -> list[int] | None:
@@ -271,15 +311,23 @@ async def move_task(
     task_id: int,
     after_id: int | None,
     *,
+    list_id: int | None = None,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Put the task right after task `after_id` (None: on top). None when there is no such task
-    (or the caller may not act); MoveRefused when `after_id` is itself or not the caller's."""
+    """Put the task into list `list_id` (None: its own) right after task `after_id` (None: on
+    top). None when there is no such task (or the caller may not act); MoveRefused when
+    `after_id` is itself or not a task of that list; ListNotFound when `list_id` is not one of
+    the caller's lists."""
     statement = TASK_MOVE(
-        **caller.params, task_id=task_id, after_id=after_id, if_match=_versions(if_match)
+        **caller.params,
+        task_id=task_id,
+        after_id=after_id,
+        list_id=list_id,
+        if_match=_versions(if_match),
     )
     try:
-        return await db.fetchrow(*statement, retry=if_match is None)
+        with _list_checked():
+            return await db.fetchrow(*statement, retry=if_match is None)
     except asyncpg.NoDataFoundError:
         raise MoveRefused from None
 
@@ -357,10 +405,12 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
     whether more follow. Also what the benchmark's floor runs, so both run the very same
     statement."""
     key, last_id = page.after if page.after is not None else (None, None)
-    return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search)](
+    in_list = filters.list_id is not None
+    return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search), in_list](
         **caller.params,
         from_counts=filters.counted,
         completed=filters.completed,
+        list_id=filters.list_id,
         pattern=like_pattern(filters.search) if filters.search else None,
         tags=list(filters.tags) or None,
         priorities=list(filters.priorities) or None,
@@ -382,6 +432,7 @@ async def list_tasks(db: Runner, caller: Caller, filters: Filters, page: PageReq
     rows = [r for r in records if r["id"] is not None]
     return Page(
         owner=status_of(head["is_active"], head["may_act"]),
+        list_known=head["list_known"],
         total=head["total"],
         rows=rows[: page.limit],
         has_more=len(rows) > page.limit,

@@ -18,6 +18,8 @@ ALLOWED_HEADERS = (
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    # Round three: EventSource's reconnect (events) and MCP's Streamable HTTP (agents).
+    "Last-Event-ID",
     "Mcp-Protocol-Version",
     "Mcp-Session-Id",
 )

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.logs import access_log
@@ -91,9 +92,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except ClientNotReading:
+        except (ClientNotReading, ClientDisconnect):
             # Not a server error: the connection is dropped (uvicorn closes it when the app
-            # returns without finishing the response) and the line says 499.
+            # returns without finishing the response), or was (the client went away, or the
+            # parser refused the rest of its body: serving.py answered that), and the line
+            # says 499.
             status = 499
         except Exception:
             error_log.exception(

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
-from todo_api.models.common import Body, whole_number
+from todo_api.models.common import MAX_ROW_ID, ROW_ID_SCHEMA, Body, RowId
 from todo_api.models.tasks import TagCount, TaskCreate, TaskListQuery, TaskMove, TaskOut, TaskUpdate
 
 BATCH_MAX: Final = 25  # tasks or ids one call of add_tasks, complete_tasks or delete_tasks takes
 FIND_LIMIT_MAX: Final = 100
 FIND_LIMIT_DEFAULT: Final = 20
 
-# The bounds before the validator: pydantic writes them as JSON Schema's only then.
 TaskId = Annotated[
-    int,
-    Field(ge=1, le=2**63 - 1, description="A task id of the user's."),
-    BeforeValidator(whole_number),
+    RowId, WithJsonSchema({**ROW_ID_SCHEMA, "description": "A task id of the user's."})
 ]
 TaskIds = Annotated[
     list[TaskId],
@@ -28,8 +32,9 @@ TaskIds = Annotated[
 ]
 
 
-# find_tasks' names for the listing's query parameters (the others keep theirs).
-FIND_NAMES: Final = {"tag": "tags", "priority": "priorities", "list": "list_id"}
+# find_tasks' names for the listing's query parameters (the others keep theirs; `list` is
+# list_id, as in a task).
+FIND_NAMES: Final = {"tag": "tags", "priority": "priorities"}
 
 
 class FindTasks(TaskListQuery):
@@ -40,6 +45,9 @@ class FindTasks(TaskListQuery):
         alias_generator=AliasGenerator(validation_alias=lambda name: FIND_NAMES.get(name, name))
     )
 
+    list_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID)] | None = Field(
+        None, validation_alias="list_id", description="Only this list's tasks (one of the user's)."
+    )
     limit: Annotated[int, Field(ge=1, le=FIND_LIMIT_MAX)] = FIND_LIMIT_DEFAULT
 
     @field_validator("overdue", mode="before")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # Every IANA time zone this machine knows (the tzdata package guarantees the set); `tz` is one.
@@ -26,6 +26,22 @@ WHITE_SPACE: Final = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+
+
+# Control characters (C0, DEL and C1), as a regular expression's character class contents.
+CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
+_SPACE: Final = "".join(f"\\u{ord(c):04x}" for c in WHITE_SPACE)
+
+
+def trimmed_pattern(max_chars: int, forbidden: str = "") -> str:
+    """A JSON Schema pattern for text that is 1 to `max_chars` characters after trimming white
+    space, none of them a control character or in `forbidden`."""
+    inner = f"{CONTROL}{forbidden}"
+    return (
+        f"^[{_SPACE}]*(?:[^{_SPACE}{inner}]"
+        f"|[^{_SPACE}{inner}][^{inner}]{{0,{max_chars - 2}}}[^{_SPACE}{inner}])"
+        f"[{_SPACE}]*$"
+    )
 
 
 def lower_case(text: str) -> str:
@@ -65,12 +81,6 @@ CalendarDate = Annotated[
 ]
 
 
-def trimmed_pattern(max_chars: int) -> str:
-    """The JSON Schema pattern of a required text: 1 to `max_chars` characters, no NUL, between
-    surrounding white space (which is trimmed)."""
-    return rf"^\s*[^\s\x00](?:[^\x00]{{0,{max_chars - 2}}}[^\s\x00])?\s*$"
-
-
 def not_null(value: Any) -> Any:
     if value is None:
         raise PydanticCustomError("null_not_allowed", "Value must not be null")
@@ -108,6 +118,12 @@ def whole_number(value: Any) -> Any:
     if type(value) is float and value.is_integer():
         return int(value)
     return value
+
+
+MAX_ROW_ID: Final = 2**63 - 1
+# A row's id in a body (a task's, a list's): a positive integer within 64 bits.
+RowId = Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=MAX_ROW_ID)]
+ROW_ID_SCHEMA: Final = {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
 
 
 def known_zone(value: Any) -> Any:

@@ -22,17 +22,19 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from todo_api.models.common import (
+    CONTROL,
     NO_NUL,
+    ROW_ID_SCHEMA,
     TIME_ZONES,
     WHITE_SPACE,
     Body,
     CalendarDate,
+    RowId,
     known_zone,
     lower_case,
     not_null,
     partial_update,
     trimmed_pattern,
-    whole_number,
 )
 
 TITLE_MAX_CHARS: Final = 200
@@ -45,7 +47,7 @@ TAG_MAX_CHARS: Final = 40
 PRIORITIES: Final = ("none", "low", "medium", "high")
 # A title has 1 to 200 characters between its surrounding white space.
 
-TITLE_PATTERN: Final = trimmed_pattern(TITLE_MAX_CHARS)
+TITLE_PATTERN: Final = rf"^\s*[^\s\x00](?:[^\x00]{{0,{TITLE_MAX_CHARS - 2}}}[^\s\x00])?\s*$"
 
 Title = Annotated[
     str,
@@ -64,16 +66,10 @@ Description = Annotated[
     WithJsonSchema({"type": "string", "maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
 ]
 
-_CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
-_TAG_BAD: Final = re.compile(f"[{_CONTROL},]")
-_SPACE: Final = "".join(f"\\u{ord(c):04x}" for c in WHITE_SPACE)
+_TAG_BAD: Final = re.compile(f"[{CONTROL},]")
 # A tag as sent: white space around 1 to 40 characters that are neither control characters nor
 # commas, the first and last of them not white space either.
-TAG_PATTERN: Final = (
-    f"^[{_SPACE}]*(?:[^{_SPACE}{_CONTROL},]"
-    f"|[^{_SPACE}{_CONTROL},][^{_CONTROL},]{{0,{TAG_MAX_CHARS - 2}}}[^{_SPACE}{_CONTROL},])"
-    f"[{_SPACE}]*$"
-)
+TAG_PATTERN: Final = trimmed_pattern(TAG_MAX_CHARS, ",")
 
 
 def _tag(value: Any) -> str:
@@ -120,6 +116,13 @@ Tags = Annotated[
 
 Priority = Literal["none", "low", "medium", "high"]
 
+ListId = Annotated[
+    RowId,
+    WithJsonSchema(
+        {**ROW_ID_SCHEMA, "description": "One of the user's lists (GET /api/{user_id}/lists)."}
+    ),
+]
+
 
 class TaskCreate(Body):
     title: Title
@@ -128,12 +131,27 @@ class TaskCreate(Body):
     due_date: CalendarDate | None = None
     priority: Priority = "none"
     tags: Tags = []  # noqa: RUF012 (pydantic copies defaults)
+    list_id: ListId | None = Field(None, description="null or left out: the default list.")
 
     _tags_merged = field_validator("tags")(_merged)
 
 
-UPDATABLE: Final = ("title", "description", "completed", "due_date", "priority", "tags")
-NOT_NULL_UPDATES: Final = ("title", "completed", "priority", "tags")
+UPDATABLE: Final = (
+    "title",
+    "description",
+    "completed",
+    "due_date",
+    "priority",
+    "tags",
+    "list_id",
+)
+NOT_NULL_UPDATES: Final = (
+    "title",
+    "completed",
+    "priority",
+    "tags",
+    "list_id",
+)
 
 
 class TaskUpdate(Body):
@@ -145,6 +163,7 @@ class TaskUpdate(Body):
     due_date: CalendarDate | None = None
     priority: Priority | None = None
     tags: Tags | None = None
+    list_id: ListId | None = Field(None, description="Another list: the task goes on its top.")
 
     _not_nulls = field_validator(*NOT_NULL_UPDATES, mode="before")(not_null)
 
@@ -169,20 +188,29 @@ class TaskComplete(Body):
 
 
 class TaskMove(Body):
-    """Where a task goes: right after task `after`, or to the top (null)."""
+    """Where a task goes: into list `list_id` (left out or null: its own), right after task
+    `after` of that list, or to its top (null)."""
 
     after: Annotated[
-        Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=2**63 - 1)] | None,
+        RowId | None,
         WithJsonSchema(
             {
-                "anyOf": [
-                    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-                    {"type": "null"},
-                ],
-                "description": "A task id of the user's (not the moved task), or null for the top.",
+                "anyOf": [ROW_ID_SCHEMA, {"type": "null"}],
+                "description": "A task id of the user's in the target list (not the moved "
+                "task), or null for the top.",
             }
         ),
     ]
+    list_id: Annotated[
+        RowId | None,
+        WithJsonSchema(
+            {
+                "anyOf": [ROW_ID_SCHEMA, {"type": "null"}],
+                "description": "The list to move the task into (one of the user's); left out "
+                "or null: the task's own.",
+            }
+        ),
+    ] = None
 
 
 # Repeatable query parameters: (name, what it holds).
@@ -196,6 +224,9 @@ class TaskListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     status: Literal["all", "pending", "completed"] = "all"
+    list_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        None, alias="list", description="Only this list's tasks (one of the user's lists)."
+    )
     sort: Literal["created", "updated", "title", "due", "priority", "position"] = Field(
         "created",
         description="created (default order desc), updated (desc), title (asc, "
@@ -264,6 +295,7 @@ class TaskOut(BaseModel):
     version: int = Field(ge=1, description="1 when created, 1 more on every change. Read-only.")
     created_at: datetime
     updated_at: datetime
+    list_id: int = Field(description="The list the task is in.")
 
 
 class TagCount(BaseModel):

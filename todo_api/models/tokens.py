@@ -7,22 +7,23 @@ from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from todo_api.models.common import Body, trimmed_pattern, whole_number
+from todo_api.models.lists import NAME_MAX_CHARS, short_name
 
-TOKEN_NAME_MAX_CHARS: Final = 100
 DEFAULT_EXPIRY_DAYS: Final = 90
 MAX_EXPIRY_DAYS: Final = 365
 
 TokenName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=TOKEN_NAME_MAX_CHARS),
+    BeforeValidator(short_name),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": trimmed_pattern(TOKEN_NAME_MAX_CHARS),
-            "description": "1 to 100 characters after trimming surrounding white space",
+            "pattern": trimmed_pattern(NAME_MAX_CHARS),
+            "description": "1 to 100 characters after trimming surrounding white space, no "
+            "control character.",
         }
     ),
 ]

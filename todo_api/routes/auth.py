@@ -130,25 +130,9 @@ async def register(request: Request) -> Response:
 async def login(request: Request) -> Response:
     body = validated(LoginBody, await json_or_form(request))
     svc = services(request)
-    limits = logins.Limits(svc.settings.login_max_failures, svc.settings.login_window_seconds)
-    attempt = await logins.attempt(svc.db, body.login, client_address(request), limits)
-    if not attempt.allowed:
-        metrics.LOGINS_THROTTLED.inc()
-        raise Problem(
-            429,
-            "Too many failed logins; try again later",
-            headers={"Retry-After": str(attempt.retry_after)},
-        )
+    attempt, right = await _throttled_check(request, body.password, login=body.login)
     account = attempt.account
-    try:
-        right = await svc.hasher.verify(
-            body.password, account["hashed_password"] if account else None
-        )
-    except HasherBusy:
-        await logins.undo_failure(svc.db, attempt.counted)
-        raise
     if not right or account is None:
-        metrics.LOGINS_FAILED.inc()
         raise unauthorized(token_sent=False, detail=WRONG_CREDENTIALS)
     if not account["is_active"]:
         await logins.undo_failure(svc.db, attempt.counted)
@@ -163,6 +147,38 @@ async def login(request: Request) -> Response:
         login=attempt.counted,
     )
     return JSONResponse(_login_response(svc, account, started, refresh_token))
+
+
+async def _throttled_check(
+    request: Request, password: str, *, login: str | None = None, user_id: str | None = None
+) -> tuple[logins.Attempt, bool]:
+    """Check `password` against the account a login (email or username) or a user id names,
+    throttled per account and address as ../shared/API.md says of logins: counted as a failure
+    first (so concurrent guesses cannot slip past the limit), 429 with Retry-After and nothing
+    checked once the limit is reached. The attempt, and whether the password is the account's;
+    a right one's count is cleared by the caller (a login, with its new session)."""
+    svc = services(request)
+    limits = logins.Limits(svc.settings.login_max_failures, svc.settings.login_window_seconds)
+    attempt = await logins.attempt(
+        svc.db, client_address(request), limits, login=login, user_id=user_id
+    )
+    if not attempt.allowed:
+        metrics.LOGINS_THROTTLED.inc()
+        raise Problem(
+            429,
+            "Too many failed logins; try again later",
+            headers={"Retry-After": str(attempt.retry_after)},
+        )
+    account = attempt.account
+    try:
+        right = await svc.hasher.verify(password, account["hashed_password"] if account else None)
+    except HasherBusy:
+        await logins.undo_failure(svc.db, attempt.counted)
+        raise
+    if not right or account is None:
+        metrics.LOGINS_FAILED.inc()
+        return attempt, False
+    return attempt, True
 
 
 @operation(
@@ -269,11 +285,17 @@ async def _me(request: Request) -> tuple[Caller, asyncpg.Record]:
     return caller, user
 
 
-async def _check_password(svc: Services, password: str | None, user: asyncpg.Record) -> None:
-    """403 unless `password` is the account's (an issuer's account has none)."""
-    stored = user["hashed_password"]
-    if password is None or not await svc.hasher.verify(password, stored):
+async def _check_password(request: Request, password: str | None, user: asyncpg.Record) -> None:
+    """403 unless `password` is the account's (an issuer's account has none). Throttled as a
+    login of the account from this address: a wrong one counts as a failed login, and once
+    the limit is reached the answer is 429 with no password checked; a right one clears the
+    count."""
+    if password is None:
         raise Problem(403, WRONG_PASSWORD)
+    attempt, right = await _throttled_check(request, password, user_id=user["id"])
+    if not right:
+        raise Problem(403, WRONG_PASSWORD)
+    await logins.clear(services(request).db, attempt.counted)
 
 
 @operation(
@@ -301,7 +323,7 @@ async def update_me(request: Request) -> Response:
     svc = services(request)
     caller, user = await _me(request)
     if body.email is not None:
-        await _check_password(svc, body.current_password, user)
+        await _check_password(request, body.current_password, user)
     changes = users.UserChanges(
         username=body.username,
         set_name="name" in body.model_fields_set,
@@ -331,7 +353,7 @@ async def delete_me(request: Request) -> Response:
     caller, user = await _me(request)
     if user["external"]:
         raise Problem(403, "An account of a trusted issuer is deleted there, not here")
-    await _check_password(svc, body.password, user)
+    await _check_password(request, body.password, user)
     if not await users.delete_user(svc.db, caller):
         await refused(svc.db, caller)
     return Response(status_code=204)
@@ -349,7 +371,7 @@ async def change_password(request: Request) -> Response:
     body = validated(PasswordChange, await json_object(request))
     svc = services(request)
     caller, user = await _me(request)
-    await _check_password(svc, body.current_password, user)
+    await _check_password(request, body.current_password, user)
     password_hash = await svc.hasher.hash(body.new_password)
     refresh_token, token_hash = new_refresh_token()
     changed = await accounts.change_password(

@@ -12,9 +12,16 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
+from todo_api import urls
 from todo_api.auth.backend import require_user
 from todo_api.caller import Caller
-from todo_api.conditional import if_match_versions, list_etag, none_match, task_etag
+from todo_api.conditional import (
+    if_match_versions,
+    not_modified,
+    task_etag,
+    versioned,
+    with_weak_etag,
+)
 from todo_api.cursors import CursorCodec, InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Runner
@@ -34,11 +41,12 @@ from todo_api.models.tasks import (
     task_json,
 )
 from todo_api.openapi import Reply, operation
-from todo_api.payloads import JSONResponse, json_object, positive_id, validated
+from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
 from todo_api.services import services
 
+MAX_TASK_ID = 2**63 - 1
 # A created task's id, for the document's links (create, then get, update, toggle, delete).
 TASK_LINK = {"user_id": "$request.path.user_id", "task_id": "$response.body#/id"}
 TASK_LINKS = {
@@ -64,6 +72,7 @@ class TaskIdConvertor(Convertor[str]):
 
 
 register_url_convertor("task_id", TaskIdConvertor())
+_ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 def owner_of(request: Request) -> Caller:
@@ -74,21 +83,30 @@ def owner_of(request: Request) -> Caller:
     return caller
 
 
+def path_id(request: Request, parameter: str, noun: str) -> int:
+    """The row id in the path (a task's, a list's): anything but a positive 64-bit integer is
+    404, as for a row that does not exist."""
+    raw: str = request.path_params[parameter]
+    if _ROW_ID.fullmatch(raw) and int(raw) <= MAX_TASK_ID:
+        return int(raw)
+    raise Problem(404, f"{noun} {raw} not found")
+
+
 def _task_id(request: Request) -> int:
-    raw: str = request.path_params["task_id"]
-    task_id = positive_id(raw)
-    if task_id is None:
-        raise Problem(404, f"Task {raw} not found")
-    return task_id
+    return path_id(request, "task_id", "Task")
 
 
-async def not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
-    """No row came back: say why, the caller's status first."""
+async def not_found(db: Runner, caller: Caller, noun: str, row_id: int | None) -> NoReturn:
+    """No row came back: say why, the caller's status first; else 404."""
     refuse_user(await users.user_status(db, caller))
-    raise Problem(404, f"Task {task_id} not found")
+    raise Problem(404, f"{noun} {row_id} not found")
 
 
-async def not_written(
+async def _not_found(db: Runner, caller: Caller, task_id: int | None) -> NoReturn:
+    await not_found(db, caller, "Task", task_id)
+
+
+async def _not_written(
     db: Runner, caller: Caller, task_id: int, if_match: list[int] | None
 ) -> NoReturn:
     """A write found no row: the caller may not act, the task is missing (404), or it exists
@@ -99,35 +117,48 @@ async def not_written(
             etag = task_etag(current["version"])
             detail = f"Task {task_id} has changed: its ETag is now {etag}"
             raise Problem(412, detail, headers={"ETag": etag})
-    await not_found(db, caller, task_id)
+    await _not_found(db, caller, task_id)
 
 
 def _if_match(request: Request) -> list[int] | None:
     return if_match_versions(request.headers.get("if-match"))
 
 
+def _list_refused(where: str, list_id: int | None) -> Problem:
+    """422: `list_id` (in the body's `list_id` or the query's `list`) is not one of the
+    caller's lists (another user's is not one either)."""
+    name = "list" if where == "query" else "list_id"
+    error = {"loc": [where, name], "msg": "Not one of this user's lists", "type": "unknown_list"}
+    return Problem(422, f"Invalid request {where}: no list {list_id}", errors=[error])
+
+
 def _task_response(
     row: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """One task, with its ETag."""
-    headers = {**(headers or {}), "ETag": task_etag(row["version"])}
-    return JSONResponse(task_json(row), status_code=status_code, headers=headers)
+    return versioned(task_json(row), row["version"], status_code, headers)
 
 
-async def insert(db: Runner, caller: Caller, body: TaskCreate) -> asyncpg.Record:
+async def insert(
+    db: Runner, caller: Caller, body: TaskCreate, where: str = "body"
+) -> asyncpg.Record:
     """Create the task the body describes (the route's and the agents' add_tasks alike)."""
-    row = await tasks.insert_task(
-        db,
-        caller,
-        body.title,
-        body.description,
-        body.completed,
-        body.due_date,
-        body.priority,
-        body.tags,
-    )
+    try:
+        row = await tasks.insert_task(
+            db,
+            caller,
+            body.title,
+            body.description,
+            body.completed,
+            body.due_date,
+            body.priority,
+            body.tags,
+            list_id=body.list_id,
+        )
+    except tasks.ListNotFound:
+        raise _list_refused(where, body.list_id) from None
     if row is None:
-        await not_found(db, caller, None)
+        await _not_found(db, caller, None)
     return row
 
 
@@ -146,7 +177,7 @@ async def create_task(request: Request) -> Response:
 
     async def create(db: Runner) -> Response:
         row = await insert(db, caller, body)
-        location = f"/api/{caller.user_id}/tasks/{row['id']}"
+        location = urls.path("api", caller.user_id, "tasks", row["id"])
         return _task_response(row, 201, {"Location": location})
 
     return await idempotent(request, services(request).db, caller, create)
@@ -184,13 +215,8 @@ async def list_tasks(request: Request) -> Response:
     page, cursor = await task_page(svc.db, svc.cursors, caller, params, today)
     headers = {"X-Total-Count": str(page.total)}
     if cursor is not None:
-        headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
-    response = JSONResponse([task_json(row) for row in page.rows], headers=headers)
-    etag = list_etag([bytes(response.body), *(value.encode() for value in headers.values())])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    return response
+        headers["Link"] = f'<{urls.this_request(request, cursor=cursor)}>; rel="next"'
+    return with_weak_etag(request, [task_json(row) for row in page.rows], headers)
 
 
 async def task_page(
@@ -214,6 +240,7 @@ async def task_page(
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
     filters = tasks.Filters(
         completed=params.completed,
+        list_id=params.list_id,
         search=params.q,
         tags=params.tag,
         priorities=params.priority,
@@ -225,6 +252,8 @@ async def task_page(
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
     page = await tasks.list_tasks(db, caller, filters, request_page)
     refuse_user(page.owner)
+    if not page.list_known:
+        raise _list_refused(where, params.list_id)
     if not page.has_more:
         return page, None
     last = page.rows[-1]
@@ -249,16 +278,13 @@ async def get_task(request: Request) -> Response:
     db = services(request).db
     row = await tasks.get_task(db, caller, task_id)
     if row is None:
-        await not_found(db, caller, task_id)
-    etag = task_etag(row["version"])
-    if none_match(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _task_response(row)
+        await _not_found(db, caller, task_id)
+    return not_modified(request, task_etag(row["version"])) or _task_response(row)
 
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed, due_date, priority, tags",
+    summary="Change any of title, description, completed, due_date, priority, tags, list_id",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
@@ -274,14 +300,22 @@ async def update_task(request: Request) -> Response:
 
 
 async def update(
-    db: Runner, caller: Caller, task_id: int, body: TaskUpdate, if_match: list[int] | None
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    body: TaskUpdate,
+    if_match: list[int] | None,
+    where: str = "body",
 ) -> asyncpg.Record:
     """Change the fields the body gives (the route's and the agents' update_task alike)."""
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
-    row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+    try:
+        row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+    except tasks.ListNotFound:
+        raise _list_refused(where, body.list_id) from None
     if row is None:
-        await not_written(db, caller, task_id, if_match)
+        await _not_written(db, caller, task_id, if_match)
     return row
 
 
@@ -304,7 +338,7 @@ async def complete_task(request: Request) -> Response:
     async def complete(db: Runner) -> Response:
         row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
         if row is None:
-            await not_written(db, caller, task_id, if_match)
+            await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
 
     return await idempotent(request, services(request).db, caller, complete)
@@ -324,13 +358,13 @@ async def delete_task(request: Request) -> Response:
     db = services(request).db
     if_match = _if_match(request)
     if not await tasks.delete_task(db, caller, task_id, if_match=if_match):
-        await not_written(db, caller, task_id, if_match)
+        await _not_written(db, caller, task_id, if_match)
     return Response(status_code=204)
 
 
 @operation(
     operation_id="moveTask",
-    summary="Put a task right after another of the user's tasks, or on top",
+    summary="Put a task right after another task of its list (or of list_id), or on top",
     tag="tasks",
     body=TaskMove,
     replies=(
@@ -357,14 +391,18 @@ async def move(
 ) -> asyncpg.Record:
     """Move the task as the body says (the route's and the agents' move_task alike)."""
     try:
-        row = await tasks.move_task(db, caller, task_id, body.after, if_match=if_match)
+        row = await tasks.move_task(
+            db, caller, task_id, body.after, list_id=body.list_id, if_match=if_match
+        )
+    except tasks.ListNotFound:
+        raise _list_refused(where, body.list_id) from None
     except tasks.MoveRefused:
         detail = f"Task {task_id} cannot be moved after task {body.after}"
-        msg = "Not another task of this user's"
+        msg = "Not another task of this user's in that list"
         error = {"loc": [where, "after"], "msg": msg, "type": "invalid_after"}
         raise Problem(422, f"Invalid request {where}: {detail}", errors=[error]) from None
     if row is None:
-        await not_written(db, caller, task_id, if_match)
+        await _not_written(db, caller, task_id, if_match)
     return row
 
 

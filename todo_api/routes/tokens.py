@@ -8,15 +8,17 @@ from starlette.responses import Response
 
 from todo_api.auth.personal import new_personal_token
 from todo_api.db import tokens
-from todo_api.db.users import user_status
 from todo_api.dispatch import by_method
 from todo_api.models.tokens import TokenCreate, TokenCreated, TokenOut, token_json
 from todo_api.openapi import Reply, operation
-from todo_api.payloads import JSONResponse, json_object, positive_id, validated
+from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.auth import session_caller
 from todo_api.routes.refusals import AUTHORISED, refuse_user
+from todo_api.routes.tasks import not_found, path_id
 from todo_api.services import services
+
+NOUN = "Personal access token"
 
 
 @operation(
@@ -64,12 +66,10 @@ async def list_tokens(request: Request) -> Response:
 )
 async def delete_token(request: Request) -> Response:
     caller = session_caller(request)
-    raw: str = request.path_params["token_id"]
-    token_id = positive_id(raw)
+    token_id = path_id(request, "token_id", NOUN)
     db = services(request).db
-    if token_id is None or not await tokens.delete_token(db, caller, token_id):
-        refuse_user(await user_status(db, caller))
-        raise Problem(404, f"Personal access token {raw} not found")
+    if not await tokens.delete_token(db, caller, token_id):
+        await not_found(db, caller, NOUN, token_id)
     return Response(status_code=204)
 
 
