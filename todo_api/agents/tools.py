@@ -217,8 +217,8 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
         name="find_tasks",
         title="Find tasks",
         description="Find the user's tasks: filter by status, text (q), tags (all of them), "
-        "priorities (any of them), list, due dates and overdue; sort and page with "
-        "next_cursor. Answers the tasks and how many match in all.",
+        "priorities (any of them), list (list_id, from get_overview), due dates and overdue; "
+        "sort and page with next_cursor. Answers the tasks and how many match in all.",
         arguments=io.FindTasks,
         result=io.FoundTasks,
         run=find_tasks,
@@ -262,7 +262,8 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
         name="add_tasks",
         title="Add tasks",
         description="Create 1 to 25 tasks, each with the fields of a new task (title "
-        "required). All are created, or none (the error names the task and field).",
+        "required; list_id: a list from get_overview, else the default list). All are "
+        "created, or none (the error names the task and field).",
         arguments=io.AddTasks,
         result=io.SomeTasks,
         run=add_tasks,
@@ -293,8 +294,9 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
     Tool(
         name="move_task",
         title="Move a task",
-        description="Put a task right after another of the user's tasks (after: its id), "
-        "or at the top of the manual order (after: null).",
+        description="Put a task right after another task of its list (after: its id), or at "
+        "the top of the list (after: null); with list_id, into that list (after: a task of "
+        "it, or null).",
         arguments=io.MoveTask,
         result=io.OneTask,
         run=move_task,
