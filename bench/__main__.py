@@ -144,6 +144,17 @@ def restore_seed(url: str) -> None:
         conn.execute("ANALYZE tasks")
 
 
+def make_recurring(url: str) -> None:
+    """Every seeded task pending, due and recurring daily: each completion advances it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """UPDATE tasks SET completed = false, completed_at = NULL,
+                                due_date = COALESCE(due_date, current_date),
+                                recurrence = 'FREQ=DAILY'"""
+        )
+        conn.execute("ANALYZE tasks")
+
+
 def wait_until_quiet(conn: psycopg.Connection[Any], timeout: float = 10) -> None:
     """Until no other client of this database is running a statement or holding a transaction
     open, twice in a row (a server answers what it had queued after wrk has gone)."""
@@ -199,6 +210,8 @@ class Bench:
         """What a load run of the workload starts from: the seeded tasks, fresh refresh chains."""
         if WORKLOADS[workload].tasks:
             restore_seed(self.url)
+        if WORKLOADS[workload].recurring:
+            make_recurring(self.url)
         if workload == "refresh":
             fresh_refresh_chains(self.url, self.users, self.chains)
 

@@ -25,7 +25,7 @@ from bench.workloads import session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import SORTS, Filters, PageRequest, page_statement
+from todo_api.db.tasks import NO_SCHEDULE, SORTS, Filters, PageRequest, page_statement
 from todo_api.models.auth import USER_FIELDS
 from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS
 
@@ -70,6 +70,7 @@ async def tasks(request: Request) -> Response:
                 priority="none",
                 tags=[],
                 list_id=None,
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         return _json(_task(row), 201)
@@ -118,6 +119,8 @@ async def task(request: Request) -> Response:
                 priority=None,
                 tags=None,
                 list_id=None,
+                set_schedule=False,  # the schedule left as it is (issue 19)
+                **NO_SCHEDULE.params,
             )
         )
     return _json(_task(row))
@@ -140,6 +143,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
                 priority="none",
                 tags=[],
                 list_id=None,
+                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
             )
         )
         response = _json(_task(row), 201)

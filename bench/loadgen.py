@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench.workloads import LISTS, PASSWORD
+from bench.workloads import LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE
 
 Request = tuple[str, str, dict[str, str], Any]  # method, path, headers, JSON body (or None)
 
@@ -54,6 +54,12 @@ def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
     if workload == "idempotent_create":
         keyed = {**auth, "Idempotency-Key": f"{random.random()}"}
         return ("POST", base, keyed, {"title": "bench task"})
+    if workload == "create_timed":
+        return ("POST", base, auth, TIMED_TASK)
+    if workload == "update_timed":
+        return ("PUT", f"{base}/{task}", auth, TIMED_UPDATE)
+    if workload == "complete_recurring":
+        return ("PATCH", f"{base}/{task}/complete", auth, {"completed": True})
     if workload == "clear_completed":
         return ("POST", f"{base}/clear-completed", auth, None)
     if workload == "refresh":

@@ -51,9 +51,21 @@ class Workload:
     status: int = 200
     refusals_allowed: bool = False
     tasks: bool = True
+    recurring: bool = False  # the run starts with every seeded task pending and recurring
 
 
 _CREATE = 'send("POST", "/api/" .. u.id .. "/tasks", h, \'{"title": "bench task"}\')'
+# Issue 19: the same writes with the time fields, to compare with create, update and toggle: a
+# task due at a time (in the owner's zone), recurring, with a reminder; a due time and reminder
+# set on a task; a recurring task completed (it advances to its next occurrence).
+TIMED_TASK = {
+    "title": "bench task",
+    "due_date": "2026-12-21",
+    "due_time": "09:30",
+    "recurrence": "FREQ=WEEKLY;BYDAY=MO,WE",
+    "reminders": [{"before": 15}],
+}
+TIMED_UPDATE = {"due_date": "2026-12-21", "due_time": "10:15", "reminders": [{"before": 30}]}
 WORKLOADS: dict[str, Workload] = {
     **{
         name: Workload(f'return get("/api/" .. u.id .. "/tasks?{query}", auth(u))')
@@ -99,6 +111,22 @@ WORKLOADS: dict[str, Workload] = {
         """'{"after": ' .. u.tasks[j] .. '}')"""
     ),
     "create": Workload(f"local h = auth(u); return {_CREATE}", status=201),
+    "create_timed": Workload(
+        f'return send("POST", "/api/" .. u.id .. "/tasks", auth(u), \'{json.dumps(TIMED_TASK)}\')',
+        floor=False,
+        status=201,
+    ),
+    "update_timed": Workload(
+        'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
+        f"'{json.dumps(TIMED_UPDATE)}')",
+        floor=False,
+    ),
+    "complete_recurring": Workload(
+        'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
+        """auth(u), '{"completed": true}')""",
+        floor=False,
+        recurring=True,
+    ),
     # Every create with a fresh Idempotency-Key, as a careful client sends them.
     "idempotent_create": Workload(
         'local h = auth(u); h["Idempotency-Key"] = math.random(1000000000) .. "-" .. '

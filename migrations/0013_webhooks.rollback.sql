@@ -1,4 +1,4 @@
--- depends: 0007_lists
+-- depends: 0008_time
 DROP TRIGGER tasks_52_webhook_deleted ON tasks;
 DROP TRIGGER tasks_51_webhook_updated ON tasks;
 DROP TRIGGER tasks_50_webhook_inserted ON tasks;

@@ -1,4 +1,4 @@
--- depends: 0007_lists
+-- depends: 0008_time
 -- Webhooks (API.md, "Webhooks"): a user's endpoints, and the outbox of their deliveries.
 --
 -- At least once: every task write records its event in webhook_deliveries in the same

@@ -12,6 +12,7 @@
 -- failure; rows whose window is over are swept, a few a time, by every attempt.
 WITH account AS (
     SELECT id, email, username, name, is_active, external, created_at, updated_at, hashed_password
+         , time_zone
     FROM users
     WHERE id = :user_id::text OR lower(email) = lower(:login::text) OR lower(username) = lower(:login::text)
     LIMIT 1
@@ -60,6 +61,7 @@ WITH account AS (
 )
 SELECT a.id, a.email, a.username, a.name, a.is_active, a.external, a.created_at, a.updated_at,
        a.hashed_password, named.subject, EXISTS (SELECT 1 FROM counted) AS allowed,
+       a.time_zone,
        greatest(1, ceil(extract(epoch FROM
            greatest(free_again.here, free_again.everywhere) - now())))::integer AS retry_after
 FROM named

@@ -37,6 +37,7 @@ SELECT CASE WHEN p.token_hash IS NULL THEN 'unknown'
             ELSE 'unknown' END AS outcome,
        i.session_id, ceil(extract(epoch FROM i.expires_at - now()))::integer AS refresh_expires_in,
        u.id, u.email, u.username, u.name, u.is_active, u.created_at, u.updated_at
+       , u.time_zone
 FROM (SELECT) AS one
 LEFT JOIN presented AS p ON true
 LEFT JOIN issued AS i ON true

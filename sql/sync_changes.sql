@@ -13,11 +13,27 @@ changed AS (
            t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date,
            t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
            , t.list_id
+           , t.due_time
+           , t.time_zone
+           , t.due_at
+           , t.recurrence
+           , t.recurrence_basis
+           , t.occurrence
+           , t.last_completed_at
+           , t.reminders
     FROM tasks AS t
     WHERE t.user_id = :user_id AND (t.change_seq, t.id) > (:after_seq, :after_id)
     UNION ALL
     SELECT ts.change_seq, ts.task_id, true, ts.deleted_at,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           , NULL
+           , NULL
+           , NULL
+           , NULL
+           , NULL
+           , NULL
+           , NULL
+           , NULL
            , NULL
     FROM task_tombstones AS ts
     WHERE ts.user_id = :user_id AND (ts.change_seq, ts.task_id) > (:after_seq, :after_id)

@@ -2,12 +2,36 @@
 -- list's manual order (trigger tasks_05_position); no row comes back when the caller may not
 -- act; a list that is not one of the caller's raises foreign_key_violation (tasks_list_fkey).
 -- Dates travel as text: asyncpg would send 9999-12-31 and 0001-01-01 as infinity and -infinity.
+-- due_at and each reminder's fires_at come computed (todo_api/models/time.py); next_reminder_at
+-- follows (trigger tasks_15_next_reminder).
 INSERT INTO tasks AS t (user_id, title, description, completed, completed_at, due_date, priority, tags
     , list_id
+    , due_time
+    , time_zone
+    , due_at
+    , recurrence
+    , recurrence_basis
+    , reminders
 )
 SELECT :user_id, :title, :description, :completed, CASE WHEN :completed THEN now() END,
        :due_date::text::date, :priority::text::task_priority, :tags::text[]
-    , :list_id::bigint
-WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
+       , :list_id::bigint
+       , :due_time::time
+       , :time_zone::text
+       , :due_at::timestamptz
+       , :recurrence::text
+       , :recurrence_basis::text
+       , :reminders::jsonb
+-- due_at was computed in the owner's zone :owner_zone (NULL: it did not need it)
+WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}}
+              AND (:owner_zone::text IS NULL OR u.time_zone = :owner_zone::text) FOR NO KEY UPDATE)
 RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-    , t.list_id
+       , t.list_id
+       , t.due_time
+       , t.time_zone
+       , t.due_at
+       , t.recurrence
+       , t.recurrence_basis
+       , t.occurrence
+       , t.last_completed_at
+       , t.reminders

@@ -1,6 +1,10 @@
 -- Set completed to :completed, or flip it when that is NULL; one statement, so concurrent
 -- toggles serialise on the row lock and none is lost. Setting the value it already has changes
 -- nothing (version and updated_at move only when a value does: trigger tasks_10_version).
+-- A pending recurring task that this would complete is left alone and comes back as it stands
+-- (with its owner's zone, `to_plan` true): completing it advances its series, which the API
+-- plans and task_update.sql writes.
+WITH changed AS (
 UPDATE tasks AS t SET
     completed = COALESCE(:completed::boolean, NOT t.completed),
     completed_at = CASE
@@ -8,6 +12,37 @@ UPDATE tasks AS t SET
         WHEN COALESCE(:completed::boolean, NOT t.completed) THEN now()
     END
 WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
+  AND NOT (t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, true))
   AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
 RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-    , t.list_id
+       , t.list_id
+       , t.due_time
+       , t.time_zone
+       , t.due_at
+       , t.recurrence
+       , t.recurrence_basis
+       , t.occurrence
+       , t.last_completed_at
+       , t.reminders
+       , NULL::text AS owner_time_zone
+       , false AS to_plan
+)
+SELECT * FROM changed
+UNION ALL
+SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
+       , t.list_id
+       , t.due_time
+       , t.time_zone
+       , t.due_at
+       , t.recurrence
+       , t.recurrence_basis
+       , t.occurrence
+       , t.last_completed_at
+       , t.reminders
+       , (SELECT u.time_zone FROM users AS u WHERE u.id = :user_id)
+       , true
+FROM tasks AS t
+WHERE NOT EXISTS (SELECT 1 FROM changed) AND t.id = :task_id AND t.user_id = :user_id
+  AND {{if_match}}
+  AND t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, true)
+  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}})

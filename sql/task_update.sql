@@ -17,7 +17,30 @@ UPDATE tasks AS t SET
     -- trigger tasks_05_position (a list not the caller's: foreign_key_violation, tasks_list_fkey).
     , list_id = COALESCE(:list_id::bigint, t.list_id)
     , position = CASE WHEN :list_id::bigint <> t.list_id THEN NULL ELSE t.position END
+    -- The schedule (due time, zone, recurrence, reminders), planned from the row at version
+    -- :based_on in the owner's zone :owner_zone (todo_api/models/time.py, `plan`); without
+    -- :based_on the statement leaves it alone, and refuses to complete a pending recurring
+    -- task (that advances the series, which needs the plan).
+    , due_time = CASE WHEN :set_schedule::boolean THEN :due_time::time ELSE t.due_time END
+    , time_zone = CASE WHEN :set_schedule::boolean THEN :time_zone::text ELSE t.time_zone END
+    , due_at = CASE WHEN :set_schedule::boolean THEN :due_at::timestamptz ELSE t.due_at END
+    , recurrence = CASE WHEN :set_schedule::boolean THEN :recurrence::text ELSE t.recurrence END
+    , recurrence_basis = CASE WHEN :set_schedule::boolean THEN :recurrence_basis::text ELSE t.recurrence_basis END
+    , occurrence = CASE WHEN :set_schedule::boolean THEN :occurrence::integer ELSE t.occurrence END
+    , last_completed_at = CASE WHEN :advanced::boolean THEN now() ELSE t.last_completed_at END
+    , reminders = CASE WHEN :set_schedule::boolean THEN :reminders::jsonb ELSE t.reminders END
 WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
-  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
+  AND CASE WHEN :set_schedule::boolean THEN t.version = :based_on::integer
+           ELSE NOT (t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, false)) END
+  AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}}
+              AND (NOT :set_schedule::boolean OR u.time_zone = :owner_zone::text) FOR NO KEY UPDATE)
 RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-    , t.list_id
+       , t.list_id
+       , t.due_time
+       , t.time_zone
+       , t.due_at
+       , t.recurrence
+       , t.recurrence_basis
+       , t.occurrence
+       , t.last_completed_at
+       , t.reminders

@@ -3,3 +3,4 @@
 INSERT INTO users (email, username, hashed_password, name)
 VALUES (:email, coalesce(:username::text, {{free_username}}), :password_hash, :name)
 RETURNING id, email, username, name, is_active, created_at, updated_at
+     , time_zone

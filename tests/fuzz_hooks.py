@@ -47,6 +47,14 @@ real `after` is always a task of the same list), and a list move's `after` anoth
 of the user's; the 422s for other ids are pinned in tests/test_lists.py and
 tests/test_ownership.py. A user may have 200 lists: before a create, lists the fuzzer made are
 deleted once it has 150 (they hold no task: tasks stay in the Inbox).
+
+A task's schedule has rules across fields and across requests (a due_time or a recurrence needs
+a due date, a "before" reminder a due time, whether stored or given; a rule must yield a date on
+or after the due date; a reminder window is at most 31 days long): a valid body or window is
+made consistent before it is sent (the fields it needs are given too), and the `rrule` format is
+taught rules that always yield their due date. The refusals are pinned in tests/test_time.py
+and tests/test_schema_rules.py. A negative body with more than five reminders that merge into
+five or fewer is made more than five for real (the document's maxItems counts after merging).
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ import functools
 import os
 import re
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -94,6 +103,78 @@ schemathesis.openapi.format(
 )
 
 
+# Rules whose series always starts at their due date (no BYxxx part: the due date sets them).
+schemathesis.openapi.format(
+    "rrule",
+    st.builds(
+        lambda prefix, freq, interval, end: (
+            prefix + ";".join(p for p in (freq, interval, end) if p)
+        ),
+        st.sampled_from(["", "RRULE:", "rrule:"]),
+        st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY", "freq=monthly", "FREQ=YEARLY"]),
+        st.sampled_from(["", "INTERVAL=1", "INTERVAL=1000", "interval=7"]),
+        st.sampled_from(["", "COUNT=1", "COUNT=1000", "UNTIL=99991231", "UNTIL=99991231T235959Z"]),
+    ),
+)
+
+
+def _rule_for(rule: str, due: Any) -> bool:
+    """Whether `rule` is one the service takes for a task due on `due`."""
+    from pydantic_core import PydanticCustomError
+
+    from todo_api.models.time import parse_rule
+
+    try:
+        day = date.fromisoformat(due)
+        return parse_rule(rule).yields_on_or_after(day)
+    except (PydanticCustomError, ValueError, TypeError):
+        return False
+
+
+def _consistent_schedule(case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid task body gives what its schedule fields need, whatever the task holds."""
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        if not isinstance(body, dict):
+            continue
+        reminders = body.get("reminders")
+        before = isinstance(reminders, list) and any(
+            isinstance(r, dict) and "before" in r for r in reminders
+        )
+        if before and not isinstance(body.get("due_time"), str):
+            body["due_time"] = "09:30"
+        timed = isinstance(body.get("due_time"), str) or isinstance(body.get("recurrence"), str)
+        if timed and not isinstance(body.get("due_date"), str):
+            body["due_date"] = "2026-12-08"
+        if isinstance(body.get("recurrence"), str) and not _rule_for(
+            body["recurrence"], body["due_date"]
+        ):
+            body["recurrence"] = "FREQ=DAILY"  # the pattern's coverage cases are not all rules
+        if "due_date" in body and body["due_date"] is None:
+            body.setdefault("recurrence", None)
+        if ("due_date" in body and body["due_date"] is None) or (
+            "due_time" in body and body["due_time"] is None
+        ):
+            body.setdefault("reminders", None)
+
+
+def _more_reminders_for_real(case: Any, kwargs: dict[str, Any]) -> None:
+    for body in (case.body, kwargs.get("json")):  # the case, and the request made from it
+        reminders = body.get("reminders") if isinstance(body, dict) else None
+        if isinstance(reminders, list) and len(reminders) > 5:
+            reminders[:] = [{"before": n} for n in range(len(reminders))]
+
+
+def _reminder_window(case: Any, kwargs: dict[str, Any]) -> None:
+    """A valid window: from now, one day long."""
+    query = case.query or {}
+    if {"from", "to"} & set(query):
+        now = datetime.now(UTC)
+        window = {"from": now.isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+        query.update({k: v for k, v in window.items() if k in query})
+        if isinstance(kwargs.get("params"), dict):
+            kwargs["params"].update({k: v for k, v in window.items() if k in query})
+
+
 @functools.cache
 def real_cursor(sort: str, order: str) -> str:
     base = os.environ["TODO_FUZZ_BASE_URL"]
@@ -111,13 +192,18 @@ def real_cursor(sort: str, order: str) -> str:
 NOT_AN_EMAIL = "not an email"
 
 
-def _negative_body(case: Any) -> bool:
+def _negative(case: Any, part: str = "body") -> bool:
+    """Whether the case's `part` (body or query) was generated to break the schema."""
     meta = case.meta
     if meta is None:
         return False
-    body = next((c for loc, c in meta.components.items() if str(loc).endswith("body")), None)
-    mode = body.mode if body is not None else meta.generation.mode
+    found = next((c for loc, c in meta.components.items() if str(loc).endswith(part)), None)
+    mode = found.mode if found is not None else meta.generation.mode
     return str(getattr(mode, "value", mode)) == "negative"
+
+
+def _negative_body(case: Any) -> bool:
+    return _negative(case, "body")
 
 
 def make_password_violations_real(case: Any, kwargs: dict[str, Any]) -> None:
@@ -367,6 +453,13 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _real_after(case, kwargs)
     if case.operation.path == "/api/{user_id}/lists" and case.method.upper() == "POST":
         _room_for_a_list()
+    if case.operation.path.endswith(("/tasks", "/tasks/{task_id}")):
+        if _negative_body(case):
+            _more_reminders_for_real(case, kwargs)
+        else:
+            _consistent_schedule(case, kwargs)
+    if case.operation.path.endswith("/reminders") and not _negative(case, "query"):
+        _reminder_window(case, kwargs)
     query = case.query
     if not query or not isinstance(query.get("cursor"), str):
         return

@@ -45,6 +45,7 @@ async def test_register_returns_a_login_response_and_location(client: httpx.Asyn
         "is_active",
         "created_at",
         "updated_at",
+        "time_zone",
     }
     assert user["email"] == f"{name}@example.com"
     assert user["username"] == name.upper()

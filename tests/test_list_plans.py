@@ -2,12 +2,13 @@
 rendered statement, for a user with 10,000 tasks in 200 lists among other users' 200,000, shows
 no sequential scan of tasks (first page and a page after a cursor; custom and generic plans;
 with and without a list named). Within a list, sort=position is read from the index on
-(user_id, list_id, position) in order: no sort of the list's tasks."""
+(user_id, list_id, position) in order: no sort of the list's tasks. sort=due's key includes
+due_at (a third of the dated tasks have a due time), and so does `overdue`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -27,7 +28,11 @@ FILTERS: dict[str, dict[str, Any]] = {
     "tag": {"tags": ["t3"]},
     "tags+priority": {"tags": ["t3", "t5"], "priorities": ["high", "low"]},
     "due range": {"due_after": "2026-03-01", "due_before": "2026-03-31"},
-    "overdue": {"overdue": True, "today": "2026-06-01"},
+    "overdue": {
+        "overdue": True,
+        "today": "2026-06-01",
+        "now": datetime(2026, 6, 1, 12, tzinfo=UTC),
+    },
 }
 # The list named, if any: none, the user's Inbox (half of their tasks), or a small list (one of
 # 199 sharing the other half).
@@ -65,14 +70,19 @@ async def crowd(
         await conn.execute(
             """
             INSERT INTO tasks (user_id, title, completed, completed_at, due_date, priority, tags,
-                               position, list_id)
+                               position, list_id, due_time, due_at)
             SELECT $1, 'job ' || i, i % 3 = 0, CASE WHEN i % 3 = 0 THEN now() END,
                    CASE WHEN i % 4 <> 0 THEN date '2026-01-01' + (i % 400) END,
                    (ARRAY['none', 'low', 'medium', 'high'])[1 + i % 4]::task_priority,
                    ARRAY['t' || (i % 10), 'u' || (i % 7)],
                    'a' || lpad(i::text, 6, '0') || 'V',
                    CASE WHEN i % 2 = 1 AND cardinality($3::bigint[]) > 0
-                        THEN ($3::bigint[])[1 + (i / 2) % cardinality($3::bigint[])] END
+                        THEN ($3::bigint[])[1 + (i / 2) % cardinality($3::bigint[])] END,
+                   CASE WHEN i % 4 <> 0 AND i % 3 = 1
+                        THEN time '08:00' + (i % 600) * interval '1 minute' END,
+                   CASE WHEN i % 4 <> 0 AND i % 3 = 1
+                        THEN (date '2026-01-01' + (i % 400)) + time '08:00'
+                             + (i % 600) * interval '1 minute' END
             FROM generate_series(1, $2) AS i
             """,
             user_id,
@@ -90,6 +100,7 @@ def arguments(
     user_id: str, list_id: int | None, values: dict[str, Any], after: tuple[Any, int] | None
 ) -> dict[str, Any]:
     key, last_id = after if after else (None, None)
+    key, then = key if isinstance(key, tuple) else (key, None)
     return {
         "user_id": user_id,
         "list_id": list_id,
@@ -103,6 +114,7 @@ def arguments(
         "due_before": None,
         "overdue": None,
         "today": None,
+        "now": None,
         "limit": 101,
         # As todo_api.db.tasks.Filters.counted decides: status and at most one tag (none with
         # a list).
@@ -110,6 +122,7 @@ def arguments(
         and len(values.get("tags", [])) <= (0 if list_id else 1),
         "after_key": key.isoformat() if isinstance(key, date) else key,
         "after_id": last_id,
+        "after_then": then.isoformat() if isinstance(then, datetime) else None,
         **values,
     }
 

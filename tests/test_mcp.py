@@ -12,8 +12,9 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -607,3 +608,70 @@ async def test_every_schema_is_valid_json_schema(agent: Client) -> None:
             Draft202012Validator.check_schema(schema)
             text = json.dumps(schema)
             assert '"ge"' not in text and '"le"' not in text, tool.name  # pydantic's, not JSON's
+
+
+def a_zone_whose_date_is_not_utcs() -> tuple[str, date]:
+    """A zone where today is not UTC's today at this moment (there always is one), and its
+    today: UTC+14 from 10:00 UTC on, UTC-11 before 11:00 UTC."""
+    now = datetime.now(UTC)
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        local = now.astimezone(ZoneInfo(zone)).date()
+        if local != now.date():
+            return zone, local
+    raise AssertionError("no zone differs from UTC now")
+
+
+async def test_days_are_counted_in_the_users_zone(
+    agent: Client, client: httpx.AsyncClient, user: User
+) -> None:
+    zone, local_today = a_zone_whose_date_is_not_utcs()
+    r = await client.patch("/api/auth/me", json={"time_zone": zone}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    utc_today = datetime.now(UTC).date()
+    await create_task(client, user, title="local today", due_date=local_today.isoformat())
+    await create_task(client, user, title="utc today", due_date=utc_today.isoformat())
+    overview = await call(agent, "get_overview", {})
+    assert overview["due_today"] == 1
+    overdue = [t["title"] for t in (await call(agent, "find_tasks", {"overdue": True}))["tasks"]]
+    # Behind UTC: nothing is overdue there yet; ahead of it, UTC's today has passed.
+    assert overdue == (["utc today"] if local_today > utc_today else [])
+    assert overview["overdue"] == len(overdue)
+
+
+async def test_schedules_arrive_through_the_models_and_recurring_tasks_advance(
+    agent: Client, client: httpx.AsyncClient, user: User
+) -> None:
+    today = datetime.now(UTC).date()
+    added = await call(
+        agent,
+        "add_tasks",
+        {
+            "tasks": [
+                {
+                    "title": "Water the plants",
+                    "due_date": today.isoformat(),
+                    "due_time": "18:30",
+                    "time_zone": "Europe/Paris",
+                    "recurrence": "FREQ=DAILY",
+                    # fires_at is read-only: ignored as the REST routes ignore it
+                    "reminders": [{"before": 15, "fires_at": "2000-01-01T00:00:00Z"}],
+                }
+            ]
+        },
+    )
+    plants = added["tasks"][0]
+    assert (plants["due_time"], plants["recurrence"], plants["occurrence"]) == (
+        "18:30",
+        "FREQ=DAILY",
+        1,
+    )
+    assert plants["due_at"] is not None and plants["reminders"][0]["before"] == 15
+    done = (await call(agent, "complete_tasks", {"ids": [plants["id"]]}))["tasks"][0]
+    assert done["completed"] is False and done["occurrence"] == 2
+    assert done["due_date"] == (today + timedelta(days=1)).isoformat()
+    text = await failure(
+        agent, "update_task", {"id": plants["id"], "due_date": None}
+    )  # a recurring task needs a due date
+    assert "due_date" in text or "recurrence" in text, text
+    r = await client.get(f"{user.tasks}/{plants['id']}", headers=user.headers)
+    assert r.json() == done

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from tests.conftest import TEST_SECRET, User, assert_problem, client_for, create_task
 from todo_api.caller import Caller
 from todo_api.db.queries import query
+from todo_api.db.tasks import NO_SCHEDULE
 from todo_api.sync_tokens import REISSUE_AFTER_SECONDS, FeedPosition, SyncTokens
 
 pytestmark = pytest.mark.anyio
@@ -165,6 +166,7 @@ async def test_a_later_number_never_commits_before_an_earlier_one_of_the_same_us
     blank = {"set_description": False, "description": None, "completed": None}
     more = {"set_due_date": False, "due_date": None, "priority": None, "tags": None}
     more["list_id"] = None
+    more |= {"set_schedule": False, **NO_SCHEDULE.params}
     a = await asyncpg.connect(database_url, statement_cache_size=0)
     b = await asyncpg.connect(database_url, statement_cache_size=0)
     try:

@@ -16,6 +16,7 @@ CONTRACT_FIELDS = (
     "id user_id title description completed completed_at due_date priority tags position version"
     " created_at updated_at"
     " list_id"
+    " due_time time_zone due_at recurrence recurrence_basis occurrence last_completed_at reminders"
 )
 TASK_KEYS = set(CONTRACT_FIELDS.split())
 

@@ -19,19 +19,22 @@ from todo_api.testing import BIN, ROOT, fresh_database
 ROUND_ONE = "0001_users_and_tasks"
 
 
+def migrate_through(url: str, last: str) -> None:
+    """The database's schema as migration `last` (and those before it) left it."""
+    backend = get_backend(yoyo_url(url))
+    if not PREPARED_STATEMENTS:
+        backend.connection.prepare_threshold = None
+    migrations = read_migrations(str(ROOT / "migrations"))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id <= last)))
+    backend.connection.close()
+
+
 @pytest.fixture
 def round_one_database(server_url: str) -> Iterator[str]:
     """A database at round one's schema, with two users and their tasks."""
     with fresh_database(server_url) as url:
-        backend = get_backend(yoyo_url(url))
-        if not PREPARED_STATEMENTS:
-            backend.connection.prepare_threshold = None
-        migrations = read_migrations(str(ROOT / "migrations"))
-        with backend.lock():
-            backend.apply_migrations(
-                backend.to_apply(migrations.filter(lambda m: m.id == ROUND_ONE))
-            )
-        backend.connection.close()
+        migrate_through(url, ROUND_ONE)
         with psycopg.connect(url, autocommit=True) as conn:
             for name in ("ann", "bob"):
                 conn.execute(
@@ -113,18 +116,69 @@ def test_every_migration_rolls_back_and_applies_again(round_one_database: str) -
 
 
 ROUND_TWO = "0006_task_counts"
+
+
+@pytest.fixture
+def round_two_database(server_url: str) -> Iterator[str]:
+    """A database at round two's schema (through 0006), with users and planned tasks."""
+    with fresh_database(server_url) as url:
+        migrate_through(url, ROUND_TWO)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name in ("cat", "dan"):
+                conn.execute(
+                    "INSERT INTO users (email, username, hashed_password) VALUES (%s, %s, 'x')",
+                    (f"{name}@example.com", name),
+                )
+                conn.execute(
+                    """INSERT INTO tasks (user_id, title, completed, completed_at, due_date,
+                                          priority, tags)
+                       SELECT u.id, 'task ' || i, i %% 3 = 0, CASE WHEN i %% 3 = 0 THEN now() END,
+                              CASE WHEN i %% 2 = 0 THEN date '2026-01-01' + i END,
+                              (ARRAY['none', 'low', 'medium', 'high'])[1 + i %% 4]::task_priority,
+                              ARRAY['t' || (i %% 5)]
+                       FROM users AS u, generate_series(1, 60) AS i WHERE u.username = %s""",
+                    (name,),
+                )
+            conn.execute("UPDATE tasks SET title = title || '!' WHERE title LIKE 'task 1%%'")
+        yield url
+
+
+def test_a_round_two_database_upgrades_keeping_every_task(round_two_database: str) -> None:
+    columns = (
+        "id, user_id, title, completed, completed_at, due_date, priority::text, tags, position,"
+        " version, change_seq, updated_at"
+    )
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        before = conn.execute(f"SELECT {columns} FROM tasks ORDER BY id").fetchall()
+    result = run([str(BIN / "todo-api"), "migrate"], round_two_database)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(round_two_database, autocommit=True) as conn:
+        after = conn.execute(f"SELECT {columns} FROM tasks ORDER BY id").fetchall()
+        assert len(before) == 120 and after == before
+        new = conn.execute(
+            """SELECT DISTINCT due_time, time_zone, due_at, recurrence, recurrence_basis,
+                      occurrence, last_completed_at, reminders::text, next_reminder_at
+               FROM tasks"""
+        ).fetchall()
+        assert new == [(None, None, None, None, "due", 1, None, "[]", None)]
+        zones = conn.execute("SELECT DISTINCT time_zone FROM users").fetchall()
+        assert zones == [("UTC",)]
+        # The upgraded schema takes this round's values.
+        conn.execute(
+            """UPDATE tasks SET due_time = '09:30', due_at = due_date + time '09:30',
+                      recurrence = 'FREQ=DAILY',
+                      reminders = '[{"before": 5, "fires_at": "2099-01-01T00:00:00Z"}]'
+               WHERE due_date IS NOT NULL"""
+        )
+        counts = conn.execute(
+            """SELECT count(*) FILTER (WHERE next_reminder_at IS NOT NULL),
+                      count(*) FILTER (WHERE due_date IS NOT NULL AND NOT completed), max(version)
+               FROM tasks"""
+        ).fetchone()
+        assert counts == (40, 40, 3)  # a reminder to fire for each pending task
+
+
 LISTS = "0007_lists"
-
-
-def apply_up_to(url: str, last: str) -> None:
-    """Apply the migrations up to and including `last` (by yoyo's own backend)."""
-    backend = get_backend(yoyo_url(url))
-    if not PREPARED_STATEMENTS:
-        backend.connection.prepare_threshold = None
-    migrations = read_migrations(str(ROOT / "migrations"))
-    with backend.lock():
-        backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id <= last)))
-    backend.connection.close()
 
 
 def manual_order(conn: psycopg.Connection[Any], username: str) -> list[tuple[Any, ...]]:
@@ -138,11 +192,11 @@ def manual_order(conn: psycopg.Connection[Any], username: str) -> list[tuple[Any
 
 
 @pytest.fixture
-def round_two_database(server_url: str) -> Iterator[str]:
+def round_two_database_in_manual_order(server_url: str) -> Iterator[str]:
     """A database at round two's schema (0006), with three users: two with tasks in a manual
     order that is not their creation order (tags, completions, moves), one with none."""
     with fresh_database(server_url) as url:
-        apply_up_to(url, ROUND_TWO)
+        migrate_through(url, ROUND_TWO)
         with psycopg.connect(url, autocommit=True) as conn:
             for name, count in (("cat", 40), ("dan", 25), ("eve", 0)):
                 conn.execute(
@@ -169,13 +223,13 @@ def round_two_database(server_url: str) -> Iterator[str]:
 
 
 def test_a_round_two_database_gets_an_inbox_per_user_holding_every_task_in_its_order(
-    round_two_database: str,
+    round_two_database_in_manual_order: str,
 ) -> None:
-    with psycopg.connect(round_two_database, autocommit=True) as conn:
+    with psycopg.connect(round_two_database_in_manual_order, autocommit=True) as conn:
         before = {name: manual_order(conn, name) for name in ("cat", "dan", "eve")}
-    result = run([str(BIN / "todo-api"), "migrate"], round_two_database)
+    result = run([str(BIN / "todo-api"), "migrate"], round_two_database_in_manual_order)
     assert result.returncode == 0, result.stderr
-    with psycopg.connect(round_two_database, autocommit=True) as conn:
+    with psycopg.connect(round_two_database_in_manual_order, autocommit=True) as conn:
         for name, tasks in before.items():
             lists = conn.execute(
                 """SELECT l.id, l.name, l.is_default, l.version FROM lists AS l
@@ -216,11 +270,13 @@ def test_a_round_two_database_gets_an_inbox_per_user_holding_every_task_in_its_o
 
 
 @pytest.mark.skipif(not PREPARED_STATEMENTS, reason="yoyo's own command prepares statements")
-def test_lists_roll_back_to_one_manual_order_per_user(round_two_database: str) -> None:
+def test_lists_roll_back_to_one_manual_order_per_user(
+    round_two_database_in_manual_order: str,
+) -> None:
     """After lists were used (positions repeat across lists), rolling 0007 back leaves each user
     one total manual order: their lists in order, each list's tasks in order."""
-    apply_up_to(round_two_database, LISTS)
-    with psycopg.connect(round_two_database, autocommit=True) as conn:
+    migrate_through(round_two_database_in_manual_order, LISTS)
+    with psycopg.connect(round_two_database_in_manual_order, autocommit=True) as conn:
         user_id = conn.execute("SELECT id FROM users WHERE username = 'dan'").fetchone()[0]
         # Two more lists, at the bottom; each gets tasks whose positions repeat the Inbox's.
         for name in ("Work", "Trip"):
@@ -241,7 +297,7 @@ def test_lists_roll_back_to_one_manual_order_per_user(round_two_database: str) -
             ).fetchall()
         ]
         cat_before = manual_order(conn, "cat")
-    url = yoyo_url(round_two_database)
+    url = yoyo_url(round_two_database_in_manual_order)
     result = run(
         [
             str(BIN / "yoyo"),
@@ -253,10 +309,10 @@ def test_lists_roll_back_to_one_manual_order_per_user(round_two_database: str) -
             url,
             "migrations",
         ],
-        round_two_database,
+        round_two_database_in_manual_order,
     )
     assert result.returncode == 0, result.stderr
-    with psycopg.connect(round_two_database, autocommit=True) as conn:
+    with psycopg.connect(round_two_database_in_manual_order, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('lists')").fetchone() == (None,)
         assert [r[0] for r in manual_order(conn, "dan")] == expected
         # A user with one list keeps every position.
@@ -265,6 +321,6 @@ def test_lists_roll_back_to_one_manual_order_per_user(round_two_database: str) -
         assert counts == (2,)  # cat and dan; eve has none
     result = run(
         [str(BIN / "yoyo"), "apply", "--batch", "--database", url, "migrations"],
-        round_two_database,
+        round_two_database_in_manual_order,
     )
     assert result.returncode == 0, result.stderr

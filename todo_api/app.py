@@ -41,7 +41,7 @@ from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
 from todo_api.problems import ProblemResponse
-from todo_api.routes import auth, docs, health, lists, sync, tasks, tokens, webhooks
+from todo_api.routes import auth, docs, health, lists, sync, tasks, time, tokens, webhooks
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -67,6 +67,12 @@ ROUTES = [
     ),
     Route("/api/{user_id}/tasks/{task_id:task_id}/move", tasks.move_task, methods=["POST"]),
     Route("/api/{user_id}/tags", tasks.list_tags, methods=["GET"]),
+    Route(
+        "/api/{user_id}/tasks/{task_id:task_id}/occurrences",
+        time.list_occurrences,
+        methods=["GET"],
+    ),
+    Route("/api/{user_id}/reminders", time.list_reminders, methods=["GET"]),
     method_route("/api/{user_id}/lists", lists.list_collection),
     method_route("/api/{user_id}/lists/{list_id}", lists.list_item),
     Route("/api/{user_id}/lists/{list_id}/move", lists.move_list, methods=["POST"]),

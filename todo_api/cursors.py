@@ -11,7 +11,7 @@ from typing import Any
 
 from todo_api.signed import BadSignature, Signer
 
-CursorKey = datetime | date | str | None
+CursorKey = datetime | date | str | tuple[date | None, datetime | None] | None
 
 
 class InvalidCursor(Exception):
@@ -24,13 +24,21 @@ class KeyType(enum.Enum):
     TIMESTAMP = "timestamp"
     DATE = "date"  # may be null: a task without a due date
     TEXT = "text"
+    DUE = "due"  # a due date (or null) and a due_at (or null): sort=due
 
-    def dump(self, key: CursorKey) -> str | None:
+    def dump(self, key: CursorKey) -> Any:
+        if isinstance(key, tuple):
+            return [None if part is None else part.isoformat() for part in key]
         if isinstance(key, date | datetime):
             return key.isoformat()
         return key
 
     def load(self, value: Any) -> CursorKey:
+        if self is KeyType.DUE:
+            if not isinstance(value, list) or len(value) != 2:
+                raise InvalidCursor("not a cursor")
+            day, at = value
+            return (KeyType.DATE.load(day), None if at is None else KeyType.TIMESTAMP.load(at))  # type: ignore[return-value]
         if self is KeyType.DATE and value is None:
             return None
         if not isinstance(value, str):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -25,27 +25,24 @@ from todo_api.db import lists, tasks
 from todo_api.db.pool import Database, Runner
 from todo_api.models import agents as io
 from todo_api.models.tasks import task_json
+from todo_api.models.time import known_reminder_fields, today_in
 from todo_api.payloads import json_value, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import refuse_user
-from todo_api.routes.tasks import insert, move, not_found, task_page, update
+from todo_api.routes.tasks import insert, move, not_found, set_completed, task_page, update
+from todo_api.schedules import owner_zone
 
 ARGUMENTS: Final = "arguments"  # the head of an error's loc, where REST says "body" or "query"
 
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What a tool call acts with: the caller its token names, the database, the cursor
-    codec of the listing, and the caller's today (for overdue and due dates)."""
+    """What a tool call acts with: the caller its token names, the database, and the cursor
+    codec of the listing."""
 
     db: Database
     cursors: CursorCodec
     caller: Caller
-
-    def today(self) -> date:
-        # TODO(time): the user's own zone once users have one (../shared/API.md, "Time zone of
-        # a user"); UTC until then, as the listing's default `tz`.
-        return datetime.now(UTC).date()
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
@@ -68,9 +65,11 @@ class Tool(Generic[ArgsT]):
     destructive: bool = False
     idempotent: bool = False
     hidden: frozenset[str] = frozenset()  # fields of `arguments` left out of the schema
+    # What the route does to its body before validating it, done to the arguments.
+    prepare: Callable[[Mapping[str, Any]], Mapping[str, Any]] = lambda arguments: arguments
 
     def validated(self, arguments: Mapping[str, Any]) -> ArgsT:
-        return validated(self.arguments, arguments, where=ARGUMENTS)
+        return validated(self.arguments, self.prepare(arguments), where=ARGUMENTS)
 
 
 def _task_line(task: Mapping[str, Any]) -> str:
@@ -99,10 +98,7 @@ HIDDEN: Final = frozenset({"tz"})  # find_tasks: the user's zone is theirs, not 
 
 
 async def find_tasks(context: ToolContext, args: io.FindTasks) -> dict[str, Any]:
-    today = context.today() if args.overdue is not None else None
-    page, cursor = await task_page(
-        context.db, context.cursors, context.caller, args, today, where=ARGUMENTS
-    )
+    page, cursor = await task_page(context.db, context.cursors, context.caller, args, ARGUMENTS)
     return {"tasks": _tasks(page.rows), "total": page.total, "next_cursor": cursor}
 
 
@@ -134,7 +130,9 @@ def _tags_text(result: dict[str, Any]) -> str:
 
 
 async def get_overview(context: ToolContext, args: io.NoArguments) -> dict[str, Any]:
-    seen = await tasks.overview(context.db, context.caller, context.today())
+    now = datetime.now(UTC)
+    zone = await owner_zone(context.db, context.caller)
+    seen = await tasks.overview(context.db, context.caller, today_in(zone or "UTC", now), now)
     refuse_user(seen.owner)
     owner, rows = await lists.all_lists(context.db, context.caller)  # GET /lists' own
     refuse_user(owner)
@@ -191,7 +189,7 @@ async def _each(
 
 async def complete_tasks(context: ToolContext, args: io.CompleteTasks) -> dict[str, Any]:
     async def complete(tx: Runner, task_id: int) -> Any:
-        return await tasks.set_completed(tx, context.caller, task_id, args.completed)
+        return await set_completed(tx, context.caller, task_id, args.completed, None)
 
     return {"tasks": _tasks(await _each(context, args.ids, complete))}
 
@@ -206,6 +204,21 @@ async def delete_tasks(context: ToolContext, args: io.DeleteTasks) -> dict[str, 
         return task_id if await tasks.delete_task(tx, context.caller, task_id) else None
 
     return {"deleted": await _each(context, args.ids, delete)}
+
+
+def _known_reminder_fields(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    return known_reminder_fields(dict(arguments)) or {}
+
+
+def _each_task_known_reminder_fields(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    """add_tasks: each task as the create route takes its body."""
+    given = arguments.get("tasks")
+    if not isinstance(given, list):
+        return arguments
+    return {
+        **arguments,
+        "tasks": [_known_reminder_fields(t) if isinstance(t, dict) else t for t in given],
+    }
 
 
 def _one_task(result: dict[str, Any]) -> str:
@@ -267,6 +280,7 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
         arguments=io.AddTasks,
         result=io.SomeTasks,
         run=add_tasks,
+        prepare=_each_task_known_reminder_fields,
         summary=lambda result: _tasks_text(f"Added {len(result['tasks'])}:", result["tasks"]),
     ),
     Tool(
@@ -277,6 +291,7 @@ TOOLS: Final[tuple[Tool[Any], ...]] = (
         arguments=io.UpdateTask,
         result=io.OneTask,
         run=update_task,
+        prepare=_known_reminder_fields,
         summary=_one_task,
         idempotent=True,
     ),

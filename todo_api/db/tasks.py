@@ -12,13 +12,13 @@ import enum
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Final, Literal
 
 import asyncpg
 
 from todo_api.caller import Caller
-from todo_api.cursors import KeyType
+from todo_api.cursors import CursorKey, KeyType
 from todo_api.db.pool import Runner
 from todo_api.db.queries import Query, query, render
 from todo_api.db.users import UserStatus, status_of
@@ -32,6 +32,9 @@ TASK_MOVE = query("task_move")
 TASKS_CLEAR_COMPLETED = query("tasks_clear_completed")
 TASKS_TAGS = query("tasks_tags")
 TASKS_OVERVIEW = query("tasks_overview")
+TASK_OWNER_ZONE = query("task_owner_zone")
+TASKS_ZONELESS = query("tasks_zoneless")
+TASKS_REZONE = query("tasks_rezone")
 
 Order = Literal["asc", "desc"]
 ORDERS: Final[tuple[Order, ...]] = ("asc", "desc")
@@ -52,6 +55,7 @@ class SortKey:
     expression: str = "{}"
     nulls_last: bool = False
     unique: bool = False
+    then: SortKey | None = None  # orders rows with equal values of this key (cursor: after_then)
 
     def key(self, value: str, order: Order) -> str:
         """The sort key over the SQL expression `value` (a column or the cursor's parameter)."""
@@ -68,7 +72,15 @@ SORTS: Final = {
     "created": SortKey("created_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "updated": SortKey("updated_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "title": SortKey("title", KeyType.TEXT, "text", "asc", expression="lower({})"),
-    "due": SortKey("due_date", KeyType.DATE, "date", "asc", nulls_last=True),
+    # By date, then by due_at within a date, tasks without a time after those with one.
+    "due": SortKey(
+        "due_date",
+        KeyType.DUE,
+        "date",
+        "asc",
+        nulls_last=True,
+        then=SortKey("due_at", KeyType.TIMESTAMP, "timestamptz", "asc", nulls_last=True),
+    ),
     "priority": SortKey("priority", KeyType.TEXT, "task_priority", "desc"),
     "position": SortKey("position", KeyType.TEXT, "text", "asc", unique=True),
 }
@@ -107,6 +119,9 @@ def _page_query(
     spec = SORTS[sort]
     row = [spec.key(f"t.{spec.column}", order)]
     after = [spec.key(f":after_key::text::{spec.sql_type}", order)]
+    if spec.then is not None:
+        row.append(spec.then.key(f"t.{spec.then.column}", order))
+        after.append(spec.then.key(f":after_then::text::{spec.then.sql_type}", order))
     if not (spec.unique and in_list):
         row.append("t.id")
         after.append(":after_id::bigint")
@@ -138,6 +153,41 @@ PAGES: Final = {
     for search in Search
     for in_list in (False, True)
 }
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A task's schedule as planned (todo_api/models/time.py): the values its statements
+    store, the owner's zone the plan used, and the version of the row it was planned from."""
+
+    due_time: time | None = None
+    time_zone: str | None = None
+    due_at: datetime | None = None
+    recurrence: str | None = None
+    recurrence_basis: str = "due"
+    occurrence: int = 1
+    reminders: str = "[]"  # the JSON array, as stored
+    owner_zone: str | None = None
+    based_on: int | None = None
+    advanced: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "due_time": self.due_time,
+            "time_zone": self.time_zone,
+            "due_at": self.due_at,
+            "recurrence": self.recurrence,
+            "recurrence_basis": self.recurrence_basis,
+            "occurrence": self.occurrence,
+            "reminders": self.reminders,
+            "owner_zone": self.owner_zone,
+            "based_on": self.based_on,
+            "advanced": self.advanced,
+        }
+
+
+NO_SCHEDULE: Final = Schedule()
 
 
 class _Unset:
@@ -192,6 +242,7 @@ class Filters:
     due_before: date | None = None
     overdue: bool | None = None
     today: date | None = None  # the caller's today, for `overdue`
+    now: datetime | None = None  # the instant `overdue` compares due_at with
 
     @property
     def counted(self) -> bool:
@@ -228,9 +279,12 @@ async def insert_task(
     priority: str = "none",
     tags: Sequence[str] = (),
     list_id: int | None = None,
+    schedule: Schedule | None = None,
 ) -> asyncpg.Record | None:
-    """The new task, in list `list_id` (None: the default list); ListNotFound when that is not
-    one of the caller's lists."""
+    """Create a task in list `list_id` (None: the default list; ListNotFound when that is not
+    one of the caller's lists); with a `schedule`, its due time, zone, recurrence and
+    reminders, whose due_at was computed in the zone `schedule.owner_zone` (None when it did not
+    need the owner's zone): None when the owner's zone is another (or the caller may not act)."""
     statement = TASK_INSERT(
         **caller.params,
         title=title,
@@ -240,6 +294,7 @@ async def insert_task(
         priority=priority,
         tags=list(tags),
         list_id=list_id,
+        **(schedule or NO_SCHEDULE).params,
     )
     with _list_checked():
         return await db.fetchrow(*statement, retry=False)
@@ -261,11 +316,15 @@ async def update_task(
     priority: str | None = None,
     tags: Sequence[str] | None = None,
     list_id: int | None = None,
+    schedule: Schedule | None = None,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
     """Change the given fields in one statement; completed, priority, tags or list_id None
-    leaves it. With `if_match`, only a task at one of those versions is changed (else None).
-    ListNotFound when `list_id` is not one of the caller's lists."""
+    leaves it (ListNotFound when `list_id` is not one of the caller's lists). With `if_match`,
+    only a task at one of those versions is changed (else None). Without a `schedule`, the
+    schedule stays and a pending recurring task is not completed (None); with one (planned from
+    the row at `schedule.based_on` in the owner's zone `schedule.owner_zone`), None when the row
+    or the zone is no longer what it was planned from."""
     statement = TASK_UPDATE(
         **caller.params,
         task_id=task_id,
@@ -280,10 +339,19 @@ async def update_task(
         priority=priority,
         tags=None if tags is None else list(tags),
         list_id=list_id,
+        set_schedule=schedule is not None,
+        **(schedule or NO_SCHEDULE).params,
     )
-    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail.
+    # Repeating a PUT that ran is harmless, unless it was conditional: its If-Match would fail;
+    # or planned from a version (it would be planned again: a recurring task advanced twice).
     with _list_checked():
-        return await db.fetchrow(*statement, retry=if_match is None)
+        return await db.fetchrow(*statement, retry=if_match is None and schedule is None)
+
+
+async def owner_zone(db: Runner, caller: Caller) -> str | None:
+    """The caller's time zone; None when they may not act."""
+    row = await db.fetchrow(*TASK_OWNER_ZONE(**caller.params))
+    return None if row is None else str(row["time_zone"])
 
 
 def _versions(if_match: Sequence[int] | None) -> list[int] | None:
@@ -298,7 +366,9 @@ async def set_completed(
     *,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat)."""
+    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat). A
+    pending recurring task that this would complete is left alone and returned as it stands,
+    with `to_plan` true (and its owner's zone): completing it advances its series."""
     statement = TASK_SET_COMPLETED(
         **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
     )
@@ -368,9 +438,9 @@ class Overview:
     top_tags: list[tuple[str, int]]
 
 
-async def overview(db: Runner, caller: Caller, today: date) -> Overview:
-    """The caller's tasks at a glance; `today` is the date in the caller's zone."""
-    records = await db.fetch(*TASKS_OVERVIEW(**caller.params, today=_day(today)))
+async def overview(db: Runner, caller: Caller, today: date, now: datetime) -> Overview:
+    """The caller's tasks at a glance; `today` is the date in the caller's zone at `now`."""
+    records = await db.fetch(*TASKS_OVERVIEW(**caller.params, today=_day(today), now=now))
     head = records[0]
     return Overview(
         owner=status_of(head["is_active"], head["may_act"]),
@@ -383,9 +453,13 @@ async def overview(db: Runner, caller: Caller, today: date) -> Overview:
     )
 
 
-def cursor_key(sort: str, row: asyncpg.Record) -> datetime | date | str | None:
-    """What a cursor after `row` holds for this sort: the row's value of the sort column."""
-    value: datetime | date | str | None = row[SORTS[sort].column]
+def cursor_key(sort: str, row: asyncpg.Record) -> CursorKey:
+    """What a cursor after `row` holds for this sort: the row's value of the sort column (and
+    of its second column, if it has one)."""
+    spec = SORTS[sort]
+    value: CursorKey = row[spec.column]
+    if spec.then is not None:
+        return (row[spec.column], row[spec.then.column])
     return value
 
 
@@ -397,7 +471,7 @@ class PageRequest:
     sort: str
     order: Order
     limit: int
-    after: tuple[datetime | date | str | None, int] | None = None
+    after: tuple[CursorKey, int] | None = None
 
 
 def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple[Any, ...]:
@@ -405,6 +479,7 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
     whether more follow. Also what the benchmark's floor runs, so both run the very same
     statement."""
     key, last_id = page.after if page.after is not None else (None, None)
+    key, then = key if isinstance(key, tuple) else (key, None)
     in_list = filters.list_id is not None
     return PAGES[page.sort, page.order, page.after is not None, Search.of(filters.search), in_list](
         **caller.params,
@@ -418,9 +493,11 @@ def page_statement(caller: Caller, filters: Filters, page: PageRequest) -> tuple
         due_before=_day(filters.due_before),
         overdue=filters.overdue,
         today=_day(filters.today),
+        now=filters.now,
         limit=page.limit + 1,
         after_key=key.isoformat() if isinstance(key, date | datetime) else key,
         after_id=last_id,
+        after_then=then.isoformat() if isinstance(then, datetime) else None,
     )
 
 
@@ -437,3 +514,22 @@ async def list_tasks(db: Runner, caller: Caller, filters: Filters, page: PageReq
         rows=rows[: page.limit],
         has_more=len(rows) > page.limit,
     )
+
+
+async def zoneless_tasks(db: Runner, caller: Caller) -> list[asyncpg.Record]:
+    """The caller's tasks with a due time and no zone of their own (id, due_date, due_time,
+    reminders): their due_at follows the caller's zone."""
+    return await db.fetch(*TASKS_ZONELESS(**caller.params), retry=False)
+
+
+async def rezone_tasks(
+    db: Runner, caller: Caller, changed: Sequence[tuple[int, datetime | None, str]]
+) -> None:
+    """Set (id, due_at, reminders as JSON) on those tasks of the caller's."""
+    if not changed:
+        return
+    ids, due_ats, reminders = zip(*changed, strict=True)
+    statement = TASKS_REZONE(
+        **caller.params, ids=list(ids), due_ats=list(due_ats), reminders=list(reminders)
+    )
+    await db.fetch(*statement, retry=False)

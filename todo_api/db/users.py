@@ -123,6 +123,7 @@ class UserChanges:
     set_name: bool
     name: str | None
     email: str | None  # None: unchanged
+    time_zone: str | None = None  # None: unchanged
 
 
 async def update_user(db: Runner, caller: Caller, changes: UserChanges) -> asyncpg.Record | None:
@@ -135,6 +136,7 @@ async def update_user(db: Runner, caller: Caller, changes: UserChanges) -> async
                 set_name=changes.set_name,
                 name=changes.name,
                 email=changes.email,
+                time_zone=changes.time_zone,
             ),
             retry=False,
         )

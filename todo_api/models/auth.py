@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from todo_api.auth.passwords import MAX_PASSWORD_BYTES
 from todo_api.models.common import NO_NUL, WHITE_SPACE, Body, Text, not_null, partial_update
+from todo_api.models.time import Zone
 
 # Addresses at special-use domains (.test, .local, .arpa, ...) are well-formed; whether mail
 # reaches them is not this API's concern. email-validator documents clearing this list.
@@ -163,6 +164,10 @@ class UserOut(BaseModel):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    time_zone: str = Field(
+        description="An IANA zone (default UTC): the zone of the user's tasks without one of "
+        "their own, and the default `tz` of `overdue`."
+    )
 
 
 class SessionOut(BaseModel):
@@ -188,8 +193,8 @@ class RefreshBody(Body):
     refresh_token: Annotated[str, WithJsonSchema({"type": "string", "pattern": NO_NUL})]
 
 
-ACCOUNT_UPDATABLE: Final = ("username", "name", "email")
-ACCOUNT_NOT_NULL: Final = ("username", "email")
+ACCOUNT_UPDATABLE: Final = ("username", "name", "email", "time_zone")
+ACCOUNT_NOT_NULL: Final = ("username", "email", "time_zone")
 
 
 class MeUpdate(Body):
@@ -201,13 +206,16 @@ class MeUpdate(Body):
     name: Name | None = None
     email: Email | None = None
     current_password: Text | None = Field(None, description="Needed to change the email.")
+    time_zone: Zone | None = None
 
     _not_nulls = field_validator(*ACCOUNT_NOT_NULL, mode="before")(not_null)
 
     @model_validator(mode="after")
     def _something_to_change(self) -> MeUpdate:
         if not self.model_fields_set & set(ACCOUNT_UPDATABLE):
-            raise PydanticCustomError("no_change", "Give at least one of username, name, email")
+            raise PydanticCustomError(
+                "no_change", "Give at least one of " + ", ".join(ACCOUNT_UPDATABLE)
+            )
         return self
 
 

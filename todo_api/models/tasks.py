@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
 import asyncpg
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,6 +36,17 @@ from todo_api.models.common import (
     not_null,
     partial_update,
     trimmed_pattern,
+)
+from todo_api.models.time import (
+    REMINDER_SCHEMA,
+    REMINDERS_MAX,
+    DueTime,
+    Recurrence,
+    RecurrenceBasis,
+    ReminderIn,
+    Zone,
+    merged_reminders,
+    show_time,
 )
 
 TITLE_MAX_CHARS: Final = 200
@@ -124,6 +136,24 @@ ListId = Annotated[
 ]
 
 
+def _merged_reminders(value: list[ReminderIn] | None) -> list[ReminderIn] | None:
+    return None if value is None else merged_reminders(value)
+
+
+Reminders = Annotated[
+    list[ReminderIn],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": REMINDER_SCHEMA,
+            "maxItems": REMINDERS_MAX,
+            "description": "0 to 5 reminders (equal entries merged, the order given kept); "
+            "null: none. A before reminder needs a due_time.",
+        }
+    ),
+]
+
+
 class TaskCreate(Body):
     title: Title
     description: Description | None = None
@@ -132,8 +162,15 @@ class TaskCreate(Body):
     priority: Priority = "none"
     tags: Tags = []  # noqa: RUF012 (pydantic copies defaults)
     list_id: ListId | None = Field(None, description="null or left out: the default list.")
+    due_time: DueTime | None = None
+    time_zone: Zone | None = None
+    recurrence: Recurrence | None = None
+    recurrence_basis: RecurrenceBasis = "due"
+    reminders: Reminders | None = None
 
     _tags_merged = field_validator("tags")(_merged)
+    _basis_not_null = field_validator("recurrence_basis", mode="before")(not_null)
+    _reminders_merged = field_validator("reminders")(_merged_reminders)
 
 
 UPDATABLE: Final = (
@@ -144,6 +181,11 @@ UPDATABLE: Final = (
     "priority",
     "tags",
     "list_id",
+    "due_time",
+    "time_zone",
+    "recurrence",
+    "recurrence_basis",
+    "reminders",
 )
 NOT_NULL_UPDATES: Final = (
     "title",
@@ -151,6 +193,7 @@ NOT_NULL_UPDATES: Final = (
     "priority",
     "tags",
     "list_id",
+    "recurrence_basis",
 )
 
 
@@ -164,8 +207,14 @@ class TaskUpdate(Body):
     priority: Priority | None = None
     tags: Tags | None = None
     list_id: ListId | None = Field(None, description="Another list: the task goes on its top.")
+    due_time: DueTime | None = None
+    time_zone: Zone | None = None
+    recurrence: Recurrence | None = None
+    recurrence_basis: RecurrenceBasis | None = None
+    reminders: Reminders | None = None
 
     _not_nulls = field_validator(*NOT_NULL_UPDATES, mode="before")(not_null)
+    _reminders_merged = field_validator("reminders")(_merged_reminders)
 
     @field_validator("tags")
     @classmethod
@@ -252,14 +301,17 @@ class TaskListQuery(BaseModel):
     overdue: Annotated[Literal["true", "false"], WithJsonSchema({"type": "boolean"})] | None = (
         Field(
             None,
-            description="true: pending tasks due before today in `tz`; false: every other task.",
+            description="true: pending tasks with a due_at that has passed, or without a "
+            "due_time and due before today in `tz`; false: every other task.",
         )
     )
     tz: Annotated[
-        str,
-        BeforeValidator(known_zone),
+        Annotated[str, BeforeValidator(known_zone)] | None,
         WithJsonSchema({"type": "string", "enum": list(TIME_ZONES)}),
-    ] = Field("UTC", description="The IANA time zone whose today `overdue` uses.")
+    ] = Field(
+        None,
+        description="The IANA time zone whose today `overdue` uses; default: the user's time_zone.",
+    )
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
     cursor: Annotated[str, Field(max_length=1024)] | None = None
 
@@ -271,9 +323,39 @@ class TaskListQuery(BaseModel):
     def overdue_flag(self) -> bool | None:
         return None if self.overdue is None else self.overdue == "true"
 
-    def today(self, now: datetime) -> date:
-        """The date in `tz` at the instant `now`."""
-        return now.astimezone(zoneinfo.ZoneInfo(self.tz)).date()
+    def today(self, now: datetime, owner_zone: str) -> date:
+        """The date in `tz` (default: the owner's zone) at the instant `now`."""
+        return now.astimezone(zoneinfo.ZoneInfo(self.tz or owner_zone)).date()
+
+
+# A reminder as shown: `before` or `at`, with when it fires.
+REMINDERS_OUT: Final = {
+    "type": "array",
+    "maxItems": REMINDERS_MAX,
+    "items": {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["before", "fires_at"],
+                "properties": {
+                    "before": {"type": "integer", "minimum": 0, "maximum": 40320},
+                    "fires_at": {"type": "string", "format": "date-time"},
+                },
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["at", "fires_at"],
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "fires_at": {"type": "string", "format": "date-time"},
+                },
+                "additionalProperties": False,
+            },
+        ],
+        "description": "fires_at (read-only, UTC): due_at minus `before` minutes, or `at`.",
+    },
+}
 
 
 class TaskOut(BaseModel):
@@ -296,6 +378,20 @@ class TaskOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     list_id: int = Field(description="The list the task is in.")
+    due_time: str | None = Field(description='"HH:MM" (24-hour), or null.')
+    time_zone: str | None = Field(description="An IANA zone, or null: the owner's zone.")
+    due_at: datetime | None = Field(
+        description="Read-only: due_date at due_time in the task's zone (UTC), or null without "
+        "a due_time. A time in a spring-forward gap moves forward by the gap; an ambiguous one "
+        "is the first of the two."
+    )
+    recurrence: str | None = Field(description="The RRULE, upper-cased, or null.")
+    recurrence_basis: RecurrenceBasis
+    occurrence: int = Field(ge=1, description="Which occurrence of the series the task is at.")
+    last_completed_at: datetime | None = Field(
+        description="When an occurrence of the series was last completed. Read-only."
+    )
+    reminders: Annotated[list[dict[str, Any]], WithJsonSchema(REMINDERS_OUT)]
 
 
 class TagCount(BaseModel):
@@ -313,4 +409,7 @@ TASK_FIELDS: Final = tuple(TaskOut.model_fields)
 
 
 def task_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {name: row[name] for name in TASK_FIELDS}
+    task = {name: row[name] for name in TASK_FIELDS}
+    task["due_time"] = show_time(task["due_time"])
+    task["reminders"] = orjson.Fragment(task["reminders"])  # jsonb, already as shown
+    return task

@@ -39,6 +39,7 @@ from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, json_or_form, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, INACTIVE, refuse_user, refused
+from todo_api.schedules import rezone
 from todo_api.services import Services, services
 
 WRONG_CREDENTIALS = "Incorrect email, username or password"
@@ -312,7 +313,7 @@ async def me(request: Request) -> Response:
 
 @operation(
     operation_id="updateMe",
-    summary="Change the username, name or email (an email change needs the password)",
+    summary="Change the username, name, email or time zone (an email change needs the password)",
     tag="auth",
     body=MeUpdate,
     replies=(Reply(200, "The updated user.", UserOut),),
@@ -329,9 +330,14 @@ async def update_me(request: Request) -> Response:
         set_name="name" in body.model_fields_set,
         name=body.name,
         email=body.email,
+        time_zone=body.time_zone,
     )
     try:
-        updated = await users.update_user(svc.db, caller, changes)
+        # A new zone moves the due_at of the tasks without a zone of their own, at once.
+        async with svc.db.transaction() as tx:
+            updated = await users.update_user(tx, caller, changes)
+            if updated is not None and body.time_zone is not None:
+                await rezone(tx, caller, body.time_zone)
     except users.UserConflict as exc:
         raise _taken(exc) from None
     if updated is None:

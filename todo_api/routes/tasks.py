@@ -4,7 +4,7 @@ SQL then touches only that user's rows, so another user's task is simply not fou
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import asyncpg
@@ -40,10 +40,19 @@ from todo_api.models.tasks import (
     TaskUpdate,
     task_json,
 )
+from todo_api.models.time import known_reminder_fields
 from todo_api.openapi import Reply, operation
 from todo_api.payloads import JSONResponse, json_object, validated
 from todo_api.problems import Problem
 from todo_api.routes.refusals import AUTHORISED, refuse_user
+from todo_api.schedules import (
+    guessed_zone,
+    owner_zone,
+    plan_create,
+    rewrite,
+    scheduled,
+    stored,
+)
 from todo_api.services import services
 
 MAX_TASK_ID = 2**63 - 1
@@ -143,20 +152,29 @@ async def insert(
     db: Runner, caller: Caller, body: TaskCreate, where: str = "body"
 ) -> asyncpg.Record:
     """Create the task the body describes (the route's and the agents' add_tasks alike)."""
+    # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
+    # that is not theirs (any more): read it, and plan again.
+    zone = None
+    if body.due_time is not None and not body.time_zone:
+        zone = guessed_zone(caller.user_id) or await owner_zone(db, caller)
+    planned = plan_create(body, zone or "UTC")
     try:
         row = await tasks.insert_task(
             db,
             caller,
             body.title,
             body.description,
-            body.completed,
-            body.due_date,
+            planned.completed,
+            planned.schedule.due_date,
             body.priority,
             body.tags,
             list_id=body.list_id,
+            schedule=stored(planned, zone, None),
         )
     except tasks.ListNotFound:
         raise _list_refused(where, body.list_id) from None
+    if row is None and zone is not None and zone != await owner_zone(db, caller):
+        return await insert(db, caller, body, where)
     if row is None:
         await _not_found(db, caller, None)
     return row
@@ -173,7 +191,7 @@ async def insert(
 )
 async def create_task(request: Request) -> Response:
     caller = owner_of(request)
-    body = validated(TaskCreate, await json_object(request))
+    body = validated(TaskCreate, known_reminder_fields(await json_object(request)))
 
     async def create(db: Runner) -> Response:
         row = await insert(db, caller, body)
@@ -211,8 +229,7 @@ async def list_tasks(request: Request) -> Response:
             query[name] = values
     params = validated(TaskListQuery, query, where="query")
     svc = services(request)
-    today = params.today(datetime.now(UTC)) if params.overdue is not None else None
-    page, cursor = await task_page(svc.db, svc.cursors, caller, params, today)
+    page, cursor = await task_page(svc.db, svc.cursors, caller, params)
     headers = {"X-Total-Count": str(page.total)}
     if cursor is not None:
         headers["Link"] = f'<{urls.this_request(request, cursor=cursor)}>; rel="next"'
@@ -220,15 +237,10 @@ async def list_tasks(request: Request) -> Response:
 
 
 async def task_page(
-    db: Runner,
-    cursors: CursorCodec,
-    caller: Caller,
-    params: TaskListQuery,
-    today: date | None,
-    where: str = "query",
+    db: Runner, cursors: CursorCodec, caller: Caller, params: TaskListQuery, where: str = "query"
 ) -> tuple[tasks.Page, str | None]:
     """One page of the listing (the route's and the agents' find_tasks alike), and the cursor
-    of the next page (None: the last); `today` is the caller's, for `overdue`."""
+    of the next page (None: the last)."""
     order = params.order or tasks.SORTS[params.sort].default_order
     key_type = tasks.SORTS[params.sort].key_type
     after = None
@@ -238,6 +250,11 @@ async def task_page(
         except InvalidCursor as exc:
             error = {"loc": [where, "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
+    now = datetime.now(UTC)
+    today = None
+    if params.overdue is not None:  # today in `tz`, by default in the user's zone
+        zone = params.tz or await owner_zone(db, caller)
+        today = params.today(now, zone or "UTC")
     filters = tasks.Filters(
         completed=params.completed,
         list_id=params.list_id,
@@ -248,6 +265,7 @@ async def task_page(
         due_before=params.due_before,
         overdue=params.overdue_flag,
         today=today,
+        now=now,
     )
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
     page = await tasks.list_tasks(db, caller, filters, request_page)
@@ -284,7 +302,7 @@ async def get_task(request: Request) -> Response:
 
 @operation(
     operation_id="updateTask",
-    summary="Change any of title, description, completed, due_date, priority, tags, list_id",
+    summary="Change any of the task's fields (completing a recurring task advances it)",
     tag="tasks",
     body=TaskUpdate,
     replies=(Reply(200, "The updated task.", TaskOut, headers=("ETag",)),),
@@ -294,7 +312,7 @@ async def get_task(request: Request) -> Response:
 async def update_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
-    body = validated(TaskUpdate, await json_object(request))
+    body = validated(TaskUpdate, known_reminder_fields(await json_object(request)))
     row = await update(services(request).db, caller, task_id, body, _if_match(request))
     return _task_response(row)
 
@@ -311,7 +329,12 @@ async def update(
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
     try:
-        row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+        if scheduled(changes):
+            row = await rewrite(db, caller, task_id, changes, changes.get("completed"), if_match)
+        else:
+            row = await tasks.update_task(db, caller, task_id, **changes, if_match=if_match)
+            if row is None and changes.get("completed"):  # perhaps a recurring task: it advances
+                row = await rewrite(db, caller, task_id, changes, True, if_match)
     except tasks.ListNotFound:
         raise _list_refused(where, body.list_id) from None
     if row is None:
@@ -336,12 +359,24 @@ async def complete_task(request: Request) -> Response:
     if_match = _if_match(request)
 
     async def complete(db: Runner) -> Response:
-        row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
+        row = await set_completed(db, caller, task_id, body.completed, if_match)
         if row is None:
             await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
 
     return await idempotent(request, services(request).db, caller, complete)
+
+
+async def set_completed(
+    db: Runner, caller: Caller, task_id: int, completed: bool | None, if_match: list[int] | None
+) -> asyncpg.Record | None:
+    """Set completed (None: flip it), advancing a recurring task instead (the route's and the
+    agents' complete_tasks alike); None when no such task of the caller's is at If-Match."""
+    row = await tasks.set_completed(db, caller, task_id, completed, if_match=if_match)
+    if row is not None and row["to_plan"]:  # a pending recurring task: it advances
+        flip = completed is None
+        row = await rewrite(db, caller, task_id, {}, completed, if_match, flip=flip, current=row)
+    return row
 
 
 @operation(
