@@ -43,6 +43,7 @@ from bench.workloads import (
     session_for,
     write_scripts,
 )
+from todo_api.auth.personal import new_personal_token
 from todo_api.auth.tokens import issue_token, new_refresh_token
 from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
@@ -116,13 +117,21 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                 (session_for(row[0]), row[0]),
             )
             token = issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)
+            personal, personal_hash = new_personal_token()
+            conn.execute(
+                """INSERT INTO personal_tokens (user_id, name, scope, token_hash)
+                   VALUES (%s, 'bench', 'write', %s)""",
+                (row[0], personal_hash),
+            )
             up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
             ids, versions = [t[0] for t in tasks], [t[1] for t in tasks]
             inbox = conn.execute(
                 "SELECT id FROM lists WHERE user_id = %s AND is_default", (row[0],)
             ).fetchone()
             assert inbox is not None
-            seeded.append(SeededUser(row[0], name, token, ids, versions, up_to_date, inbox[0]))
+            seeded.append(
+                SeededUser(row[0], name, token, ids, versions, up_to_date, inbox[0], personal)
+            )
         conn.execute("CREATE TABLE bench_seed_tasks AS SELECT * FROM tasks")
         for statement in plain.TABLES:
             conn.execute(statement)

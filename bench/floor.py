@@ -40,7 +40,7 @@ REFRESH_TTL = 2_592_000
 def unconditional(user_id: str) -> dict[str, Any]:
     """What the service's statements take besides the work: the caller (the user and the
     session the benchmark seeded for them) and no If-Match."""
-    return {"user_id": user_id, "session_id": session_for(user_id), "if_match": None}
+    return {**Caller(user_id, session_for(user_id)).params, "if_match": None}
 
 
 pool: Any = None

@@ -32,6 +32,8 @@ def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
     task, other = u["tasks"][i], u["tasks"][j]
     if workload == "get":
         return ("GET", f"{base}/{task}", auth, None)
+    if workload == "get_personal":
+        return ("GET", f"{base}/{task}", {"Authorization": f"Bearer {u['personal']}"}, None)
     if workload == "conditional_get":
         return ("GET", f"{base}/{task}", {**auth, "If-None-Match": f'"{u["versions"][i]}"'}, None)
     if workload == "sync":

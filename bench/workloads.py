@@ -77,6 +77,12 @@ WORKLOADS: dict[str, Workload] = {
         for name, query in LISTS.items()
     },
     "get": Workload('return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u))'),
+    # The same with the user's personal access token: what checking one costs beside a JWT.
+    "get_personal": Workload(
+        'return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), '
+        '{["Authorization"] = "Bearer " .. u.personal})',
+        floor=False,
+    ),
     # A client revalidating a task it holds: If-None-Match with the task's current ETag, 304.
     "conditional_get": Workload(
         "local i = math.random(#u.tasks); local h = auth(u); "
@@ -210,6 +216,7 @@ class SeededUser:
     versions: list[int]  # each task's version as seeded: its ETag, while the seed holds
     sync: str  # a change-feed token past every change the user has
     inbox: int = 0  # the user's default list, which holds their seeded tasks
+    personal: str = ""  # a personal access token of the user's (write scope)
 
 
 def _lua_list(numbers: list[int]) -> str:
@@ -219,6 +226,7 @@ def _lua_list(numbers: list[int]) -> str:
 def _lua_users(users: list[SeededUser]) -> str:
     entries = [
         f"{{id={json.dumps(u.id)}, name={json.dumps(u.name)}, token={json.dumps(u.token)}, "
+        f"personal={json.dumps(u.personal)}, "
         f"sync={json.dumps(u.sync)}, tasks={_lua_list(u.tasks)}, versions={_lua_list(u.versions)}, "
         f"inbox={u.inbox}}}"
         for u in users

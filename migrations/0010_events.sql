@@ -1,4 +1,4 @@
--- depends: 0008_time
+-- depends: 0009_personal_tokens
 -- Live events (GET /api/{user_id}/events) and the firing of reminders.
 --
 -- event_tickets: a ticket lets a browser's EventSource (which cannot send headers) open a
@@ -8,6 +8,7 @@ CREATE TABLE event_tickets (
     ticket_hash bytea       PRIMARY KEY,
     user_id     text        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     session_id  text,       -- the session of the token that made it (NULL: an issuer's token)
+    token_id    bigint,     -- the personal access token that made it (NULL: another kind)
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX event_tickets_user_idx ON event_tickets (user_id, expires_at);

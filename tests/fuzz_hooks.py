@@ -327,8 +327,10 @@ def real_sync_token() -> str:
     return str(r.json()["next"])
 
 
-# Operations that end their token's session or need the account's password.
+# Operations that end their token's session or need the account's password; and making a
+# personal access token, of which a user may hold 20 (the 21st is refused, body valid or not).
 THROWAWAY_OPERATIONS = {
+    ("POST", "/api/auth/tokens"),
     ("POST", "/api/auth/logout"),
     ("DELETE", "/api/auth/sessions"),
     ("DELETE", "/api/auth/sessions/{session_id}"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -207,6 +208,26 @@ async def test_a_ticket_belongs_to_the_session_that_made_it(http: httpx.AsyncCli
     user = await register(http)
     ticket = (await ticket_for(http, user))["ticket"]
     assert (await http.post("/api/auth/logout", headers=user.headers)).status_code == 204
+    async with open_stream(http, events_url(user), params={"ticket": ticket}) as stream:
+        assert_problem(stream.response, 401)
+
+
+async def test_a_ticket_made_with_a_personal_token_belongs_to_that_token(
+    http: httpx.AsyncClient,
+) -> None:
+    user = await register(http)
+    made = await http.post("/api/auth/tokens", json={"name": "events"}, headers=user.headers)
+    assert made.status_code == 201, made.text
+    personal = dataclasses.replace(user, token=made.json()["token"])
+    ticket = (await ticket_for(http, personal))["ticket"]
+    async with open_stream(http, events_url(user), params={"ticket": ticket}) as stream:
+        assert stream.response.status_code == 200
+        task = await create_task(http, user)
+        event = await stream.next_event()
+        assert event is not None and event.json == task
+    ticket = (await ticket_for(http, personal))["ticket"]
+    deleted = await http.delete(f"/api/auth/tokens/{made.json()['id']}", headers=user.headers)
+    assert deleted.status_code == 204
     async with open_stream(http, events_url(user), params={"ticket": ticket}) as stream:
         assert_problem(stream.response, 401)
 

@@ -105,6 +105,7 @@ def arguments(
         "user_id": user_id,
         "list_id": list_id,
         "session_id": "a-session",  # the plan is the same whether it has ended or not
+        "token_id": None,
         "completed": None,
         "pattern": None,
         "tags": None,

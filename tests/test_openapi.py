@@ -74,6 +74,8 @@ async def test_the_document_and_the_router_agree(
     for route in routes(settings):
         if isinstance(route, Mount):
             continue  # the docs page's static assets: files, not operations
+        if route.path == "/mcp":
+            continue  # MCP's JSON-RPC: the document's description tells of it (and /docs)
         assert isinstance(route, Route)
         methods = {m.lower() for m in route.methods or ()} - {"head"}
         if not methods:  # an HTTPEndpoint class: its handler methods

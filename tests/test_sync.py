@@ -14,6 +14,7 @@ import pytest
 from starlette.types import ASGIApp
 
 from tests.conftest import TEST_SECRET, User, assert_problem, client_for, create_task
+from todo_api.caller import Caller
 from todo_api.db.queries import query
 from todo_api.db.tasks import NO_SCHEDULE
 from todo_api.sync_tokens import REISSUE_AFTER_SECONDS, FeedPosition, SyncTokens
@@ -160,7 +161,8 @@ async def test_a_later_number_never_commits_before_an_earlier_one_of_the_same_us
     lock from before their number until commit; so a reader never sees the later one alone."""
     first, second = await create_task(client, user), await create_task(client, user)
     update = query("task_update")
-    args = {"user_id": user.id, "session_id": user.session_id, "if_match": None, "set_title": True}
+    caller = Caller(user.id, user.session_id).params
+    args = {**caller, "if_match": None, "set_title": True}
     blank = {"set_description": False, "description": None, "completed": None}
     more = {"set_due_date": False, "due_date": None, "priority": None, "tags": None}
     more["list_id"] = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -18,8 +18,11 @@ from starlette.types import ASGIApp
 
 from todo_api import metrics
 from todo_api.addresses import Resolve, system_resolve
-from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend
+from todo_api.agents.endpoint import McpEndpoint
+from todo_api.auth.backend import AccountUnavailable, BearerTokenBackend, TokenRefused
 from todo_api.auth.passwords import PasswordHasher
+from todo_api.auth.personal import MCP_PATH, PersonalTokens
+from todo_api.caller import Caller
 from todo_api.cursors import CursorCodec
 from todo_api.db import users
 from todo_api.db.pool import DatabaseMisconfigured, DatabaseUnavailable, open_database
@@ -38,8 +41,20 @@ from todo_api.middleware.cors import (
 from todo_api.middleware.hosts import AllowedHostsMiddleware
 from todo_api.middleware.request_context import RequestContextMiddleware
 from todo_api.models.auth import external_profile
+from todo_api.problems import ProblemResponse
 from todo_api.reminder_firing import firing
-from todo_api.routes import auth, docs, events, health, lists, sync, tasks, time, webhooks
+from todo_api.routes import (
+    auth,
+    docs,
+    events,
+    health,
+    lists,
+    sync,
+    tasks,
+    time,
+    tokens,
+    webhooks,
+)
 from todo_api.routes import metrics as metrics_route
 from todo_api.services import Services, services
 from todo_api.serving import configure_protocol
@@ -92,6 +107,8 @@ ROUTES = [
     Route("/api/auth/password", auth.change_password, methods=["PUT"]),
     method_route("/api/auth/sessions", auth.sessions_routes),
     Route("/api/auth/sessions/{session_id}", auth.end_session, methods=["DELETE"]),
+    method_route("/api/auth/tokens", tokens.token_collection),
+    Route("/api/auth/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
     Route("/openapi.json", docs.openapi_json, methods=["GET"]),
@@ -104,9 +121,11 @@ WORKER_POOL = {"db_pool_min": 0, "db_pool_max": 2}
 METRICS_ROUTE = Route("/metrics", metrics_route.metrics_text, methods=["GET"])
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    """The routes these settings serve: /metrics only when METRICS is on."""
-    return [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
+def routes(settings: Settings, mcp: McpEndpoint | None = None) -> list[BaseRoute]:
+    """The routes these settings serve: /metrics only when METRICS is on; /mcp by `mcp` (each
+    app has its own: what serves it runs in the app's lifespan)."""
+    served = [*ROUTES, METRICS_ROUTE] if settings.metrics else list(ROUTES)
+    return [*served, Route(MCP_PATH, mcp or McpEndpoint(), methods=["POST"])]
 
 
 async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) -> None:
@@ -120,8 +139,23 @@ async def provision_external_user(conn: HTTPConnection, claims: ExternalClaims) 
         raise AccountUnavailable(str(exc)) from exc
 
 
+def personal_lookup(known: PersonalTokens) -> Callable[[HTTPConnection, str], Awaitable[Caller]]:
+    """The caller of a personal access token, from the tokens this process has seen."""
+
+    async def lookup(conn: HTTPConnection, token: str) -> Caller:
+        try:
+            return await known.caller(services(conn).db, token)
+        except DatabaseUnavailable as exc:
+            raise AccountUnavailable(str(exc)) from exc
+
+    return lookup
+
+
 def authentication_failed(conn: HTTPConnection, exc: Exception) -> Response:
-    """The backend could not reach the database to make an issuer's account."""
+    """A personal token used beyond its reach (403), or the backend could not reach the
+    database (to look up a personal token, or to make an issuer's account)."""
+    if isinstance(exc, TokenRefused):
+        return ProblemResponse(403, str(exc))
     return database_unavailable(exc)
 
 
@@ -148,6 +182,7 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
         raise ValueError("create_app needs a database URL; the CLI starts an embedded one")
     database_url = settings.database_url
     issuer = trusted_issuer(settings)
+    mcp = McpEndpoint()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -183,7 +218,7 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
         # walking it again and again (long pauses show up as p99 latency).
         gc.freeze()
         try:
-            async with publishing, hub.running(), firing(worker_db):
+            async with publishing, hub.running(), firing(worker_db), mcp.running():
                 yield
         finally:
             await deliveries.stop()
@@ -195,7 +230,7 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
             await db.pool.close()
 
     app = Starlette(
-        routes=routes(settings),
+        routes=routes(settings, mcp),
         middleware=[
             Middleware(AllowedHostsMiddleware, allowed_hosts=list(settings.allowed_hosts)),
             Middleware(
@@ -209,7 +244,12 @@ def create_app(settings: Settings, *, resolve: Resolve = system_resolve) -> ASGI
             Middleware(BodyLimitMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(
                 AuthenticationMiddleware,
-                backend=BearerTokenBackend(settings.jwt_secret, issuer, provision_external_user),
+                backend=BearerTokenBackend(
+                    settings.jwt_secret,
+                    issuer,
+                    provision_external_user,
+                    personal_lookup(PersonalTokens()),
+                ),
                 on_error=authentication_failed,
             ),
         ],

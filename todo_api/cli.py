@@ -1,5 +1,6 @@
 """The `todo-api` command: `serve` the API (also `python -m todo_api`), `migrate` the database,
-and manage accounts as an operator (`users list|deactivate|activate|delete`)."""
+manage accounts as an operator (`users list|deactivate|activate|delete`), and serve the agents'
+tools over stdio for a local MCP client (`mcp`, as the user of TODO_API_TOKEN)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -20,6 +22,7 @@ import psycopg
 import uvicorn
 from yoyo.exceptions import BadMigration, LockTimeout, MigrationConflict
 
+from todo_api.cursors import CursorCodec
 from todo_api.db import admin
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import (
@@ -249,6 +252,29 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
         return _users_delete(settings, url, args.account, args.yes)
 
 
+def _mcp(settings: Settings) -> int:
+    """The tools over stdio for the user of TODO_API_TOKEN; without a valid token, one line on
+    standard error and status 1, before serving anything."""
+    token = settings.todo_api_token
+    if token is None:
+        print("todo-api: TODO_API_TOKEN is not set (a personal access token)", file=sys.stderr)
+        return 1
+    from todo_api.agents.server import check_token, serve_stdio  # the MCP SDK: only here
+
+    with _database(settings) as url:
+        _prepare(url, settings, migrate=False)
+
+        async def serve(db: Database) -> int:
+            reason = await check_token(db, token)
+            if reason is not None:
+                print(f"todo-api: {reason}", file=sys.stderr)
+                return 1
+            await serve_stdio(db, CursorCodec(settings.jwt_secret), token)
+            return 0
+
+        return _with_database(settings, url, serve)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="todo-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -268,18 +294,27 @@ def _parser() -> argparse.ArgumentParser:
     delete = actions.add_parser("delete", help="delete an account and all its tasks")
     delete.add_argument("account", help=named)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    commands.add_parser(
+        "mcp",
+        help="serve the agents' tools (MCP) over stdio, as the user of the personal access "
+        "token in TODO_API_TOKEN",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    env: dict[str, str] | None = None
+    if args.command == "mcp" and not os.environ.get("JWT_SECRET", "").strip():
+        # The stdio server signs nothing but its own find_tasks cursors: a key of its own does.
+        env = {**os.environ, "JWT_SECRET": secrets.token_urlsafe(48)}
     try:
-        settings = load_settings()
+        settings = load_settings(env)
     except SettingsError as exc:
         print(f"todo-api: {exc}", file=sys.stderr)
         return 2
     level = settings.log_level
-    if args.command == "users" and "log_level" not in settings.model_fields_set:
+    if args.command in ("users", "mcp") and "log_level" not in settings.model_fields_set:
         # An operator's command answers in its own lines; start-up chatter (waiting for the
         # database, the embedded server) would only bury them. LOG_LEVEL still brings it back.
         level = "error"
@@ -291,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "users":
             return _users(settings, args)
+        if args.command == "mcp":
+            return _mcp(settings)
         return _serve(settings, args)
     except KeyboardInterrupt:
         return 0

@@ -136,4 +136,7 @@ def configure_logging(log_format: str, level: str) -> None:
         logging.getLogger(name).propagate = True
     # The app writes its own access log, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # The MCP SDK logs the end of every stateless /mcp request at INFO ("Terminating session"):
+    # a second line per request beside the access log's. Its warnings and errors still show.
+    logging.getLogger("mcp").setLevel(max(logging.WARNING, root.level))
     access_log.configure(log_format, level)

@@ -93,12 +93,13 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     ),
     403: (
         "The path's user is not the token's user; the account is inactive; the password given "
-        "is wrong; or the route needs a session and the token (a trusted issuer's) has none.",
+        "is wrong; the route needs a session and the token (a trusted issuer's) has none; or "
+        "a personal access token may not make this request (its scope, or /api/auth/).",
         (),
     ),
     404: (
-        "No such task (or list, session or webhook) of this user's: another user's is not found "
-        "either.",
+        "No such task (or list, session, webhook or personal access token) of this user's: "
+        "another user's is not found either.",
         (),
     ),
     409: (
@@ -118,6 +119,28 @@ ERRORS: Final[dict[int, tuple[str, tuple[str, ...]]]] = {
     ),
     503: ("The database is unavailable.", ("Retry-After",)),
 }
+
+
+DESCRIPTION: Final = """Users register, log in with a JWT, and manage their own tasks. Every error
+is an RFC 9457 `application/problem+json` body.
+
+**Scripts and agents** use a *personal access token* (`POST /api/auth/tokens`, shown once): send
+it as `Authorization: Bearer tdo_...`. A `read` token only reads.
+
+**AI agents: MCP at `/mcp`.** `POST /mcp` speaks the Model Context Protocol's Streamable HTTP
+transport (stateless, JSON answers) with nine tools: `find_tasks`, `get_task`, `list_tags`,
+`get_overview` (read-only), `add_tasks`, `update_task`, `complete_tasks`, `move_task`,
+`delete_tasks`. Any MCP client connects with the URL and a bearer header, for example the
+OpenAI Agents SDK:
+
+```python
+MCPServerStreamableHttp({"url": "https://<this host>/mcp",
+                         "headers": {"Authorization": "Bearer tdo_..."}})
+```
+
+A desktop client starts the same tools over stdio with `todo-api mcp` (environment
+`DATABASE_URL` and `TODO_API_TOKEN`). Tools act as the token's user only; a failed call answers
+a tool result with `isError` naming the field or id."""
 
 
 @dataclass(frozen=True)
@@ -266,6 +289,16 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             }
         )
+    if "{token_id}" in path:
+        params.append(
+            {
+                "name": "token_id",
+                "in": "path",
+                "required": True,
+                "description": "A personal access token's id, as GET /api/auth/tokens lists it.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            }
+        )
     if query is not None:
         schema = query.model_json_schema()
         for name, prop in schema["properties"].items():
@@ -351,8 +384,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "info": {
             "title": "todo-api",
             "version": __version__,
-            "description": "Users register, log in with a JWT, and manage their own tasks. "
-            "Every error is an RFC 9457 `application/problem+json` body.",
+            "description": DESCRIPTION,
         },
         "paths": paths,
         "components": {

@@ -23,11 +23,22 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_JSON_DEPTH = 32
 
 
+def render_json(content: Any) -> bytes:
+    """JSON as every answer has it: times RFC 3339 with Z, dates YYYY-MM-DD."""
+    return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
 class JSONResponse(Response):
     media_type = "application/json; charset=utf-8"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+        return render_json(content)
+
+
+def json_value(content: Any) -> Any:
+    """`content` as the JSON value a response would carry, for answers that are not HTTP
+    bodies (the agents' tools)."""
+    return orjson.loads(render_json(content))
 
 
 def _media_type(request: Request) -> tuple[str, dict[str, str]]:

@@ -37,7 +37,7 @@ DATABASE_SCHEMES: Final = (
 # sets it up (todo_api/cli.py, `_metrics_directory`).
 METRICS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Settings whose values are never shown: not in the object's repr, not in an error line.
-_SECRET: Final = frozenset({"database_url", "jwt_secret"})
+_SECRET: Final = frozenset({"database_url", "jwt_secret", "todo_api_token"})
 
 
 class SettingsError(Exception):
@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     webhook_disable_after: int = Field(default=20, ge=1, le=1_000_000)  # failed in a row
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # `todo-api mcp`: the personal access token whose user the stdio server acts for.
+    todo_api_token: str | None = Field(default=None, repr=False)
 
     @classmethod
     def settings_customise_sources(

@@ -42,9 +42,7 @@ WITH matching AS [[materialized]] (
       AND (:due_after::text IS NULL OR t.due_date >= :due_after::text::date)
       AND (:due_before::text IS NULL OR t.due_date <= :due_before::text::date)
       AND (:overdue::boolean IS NULL
-           OR COALESCE(NOT t.completed AND CASE WHEN t.due_at IS NULL THEN t.due_date < :today::text::date
-                                                ELSE t.due_at < :now::timestamptz END, false)
-              = :overdue::boolean)
+           OR {{overdue}} = :overdue::boolean)
 )
 SELECT u.is_active, {{caller}} AS may_act,
        (:list_id::bigint IS NULL

@@ -2,9 +2,12 @@
 request itself; routes that need a user call `require_user`, so a stale token does not stop
 someone from logging in again.
 
-A token is the service's own (HS256, naming a session) or, with AUTH_JWKS_URL set, a trusted
-issuer's (auth/issuer.py); the first accepted token of an issuer's `sub` makes its account,
-through `provision`, which app.py wires to the database."""
+A token is the service's own (HS256, naming a session), a personal access token (`tdo_...`,
+auth/personal.py, looked up through `personal`, which app.py wires to the database) or, with
+AUTH_JWKS_URL set, a trusted issuer's (auth/issuer.py); the first accepted token of an issuer's
+`sub` makes its account, through `provision`, which app.py wires to the database. A personal
+token used beyond what it may do (auth/personal.py, `refusal`) is the one thing refused here,
+before any route reads the request: TokenRefused, a 403."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from starlette.authentication import (
 )
 from starlette.requests import HTTPConnection, Request
 
+from todo_api.auth.personal import is_personal, refusal
 from todo_api.auth.tokens import VERIFIED_TOKENS, InvalidToken, read_token
 from todo_api.caller import Caller
 from todo_api.problems import Problem
@@ -33,10 +37,16 @@ if TYPE_CHECKING:  # imported by app.py only when a trusted issuer is configured
 log = logging.getLogger("todo_api")
 
 Provision = Callable[[HTTPConnection, "ExternalClaims"], Awaitable[None]]
+PersonalLookup = Callable[[HTTPConnection, str], Awaitable[Caller]]
 
 
 class AccountUnavailable(AuthenticationError):
-    """A trusted issuer's account could not be looked up or made (the database is down)."""
+    """A trusted issuer's account or a personal token could not be looked up or made (the
+    database is down)."""
+
+
+class TokenRefused(AuthenticationError):
+    """A valid personal access token, used for what it may not do: 403."""
 
 
 class TokenUser(BaseUser):
@@ -76,10 +86,12 @@ class BearerTokenBackend(AuthenticationBackend):
         secret: str,
         issuer: TrustedIssuer | None = None,
         provision: Provision | None = None,
+        personal: PersonalLookup | None = None,
     ) -> None:
         self.secret = secret
         self.issuer = issuer
         self.provision = provision
+        self.personal = personal
         # Issuer tokens whose account is known to exist, until they expire: one insert per
         # token, not one per request.
         self._provisioned: collections.OrderedDict[str, int] = collections.OrderedDict()
@@ -93,12 +105,18 @@ class BearerTokenBackend(AuthenticationBackend):
         if scheme.lower() != "bearer" or not token:
             return AuthCredentials(), NoUser(token_sent=True)
         try:
-            if self.issuer is not None and self.issuer.looks_external(token):
+            if self.personal is not None and is_personal(token):
+                caller = await self.personal(conn, token)
+            elif self.issuer is not None and self.issuer.looks_external(token):
                 caller = await self._external(conn, token)
             else:
                 caller = read_token(self.secret, token)
         except InvalidToken:
             return AuthCredentials(), NoUser(token_sent=True)
+        if caller.personal:
+            reason = refusal(conn.scope.get("method", "GET"), conn.scope["path"], caller)
+            if reason is not None:
+                raise TokenRefused(reason)
         return AuthCredentials(["authenticated"]), TokenUser(caller)
 
     async def _external(self, conn: HTTPConnection, token: str) -> Caller:

@@ -84,7 +84,7 @@ async def open_stream(
                 used = await tx.fetchrow(*TICKET_REDEEM(ticket_hash=ticket_hash, user_id=user_id))
                 if used is None:
                     raise TicketRefused
-                caller = Caller(user_id, used["session_id"])
+                caller = Caller(user_id, used["session_id"], used["token_id"], scope="read")
             await tx.fetchrow(*STREAM_LOCK(user_id=caller.user_id))
             row = await tx.fetchrow(
                 *STREAM_CLAIM(

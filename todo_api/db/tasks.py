@@ -31,6 +31,7 @@ TASK_DELETE = query("task_delete")
 TASK_MOVE = query("task_move")
 TASKS_CLEAR_COMPLETED = query("tasks_clear_completed")
 TASKS_TAGS = query("tasks_tags")
+TASKS_OVERVIEW = query("tasks_overview")
 TASK_OWNER_ZONE = query("task_owner_zone")
 TASKS_ZONELESS = query("tasks_zoneless")
 TASKS_REZONE = query("tasks_rezone")
@@ -454,6 +455,35 @@ async def tag_counts(db: Runner, caller: Caller) -> tuple[UserStatus, list[tuple
     head = records[0]
     counts = [(r["name"], r["count"]) for r in records if r["name"] is not None]
     return status_of(head["is_active"], head["may_act"]), counts
+
+
+@dataclass(frozen=True)
+class Overview:
+    """How many of the caller's tasks are pending, completed, overdue, due today and due in the
+    7 days after today, and the tags most of them carry (name, count)."""
+
+    owner: UserStatus
+    pending: int
+    completed: int
+    overdue: int
+    due_today: int
+    due_next_7_days: int
+    top_tags: list[tuple[str, int]]
+
+
+async def overview(db: Runner, caller: Caller, today: date, now: datetime) -> Overview:
+    """The caller's tasks at a glance; `today` is the date in the caller's zone at `now`."""
+    records = await db.fetch(*TASKS_OVERVIEW(**caller.params, today=_day(today), now=now))
+    head = records[0]
+    return Overview(
+        owner=status_of(head["is_active"], head["may_act"]),
+        pending=head["pending"],
+        completed=head["completed"],
+        overdue=head["overdue"] or 0,
+        due_today=head["due_today"] or 0,
+        due_next_7_days=head["due_next_7_days"] or 0,
+        top_tags=[(r["name"], r["count"]) for r in records if r["name"] is not None],
+    )
 
 
 def cursor_key(sort: str, row: asyncpg.Record) -> CursorKey:

@@ -99,7 +99,7 @@ async def ensure_external_user(
             *USER_INSERT_EXTERNAL(id=user_id, email=email, base_username=base_username, name=name),
             retry=False,
         )
-        if made is not None or await db.fetchrow(*USER_IS_ACTIVE(user_id=user_id, session_id=None)):
+        if made is not None or await db.fetchrow(*USER_IS_ACTIVE(**Caller(user_id).params)):
             return
 
 

@@ -23,7 +23,9 @@ NAME_MAX_CHARS: Final = 100
 _NAME_BAD: Final = re.compile(f"[{CONTROL}]")
 
 
-def _name(value: Any) -> str:
+def short_name(value: Any) -> str:
+    """A name (a list's, a personal token's): 1 to 100 characters after trimming, no control
+    character."""
     if not isinstance(value, str):
         raise PydanticCustomError("string_type", "Input should be a valid string")
     name = value.strip(WHITE_SPACE)
@@ -40,7 +42,7 @@ def _name(value: Any) -> str:
 
 ListName = Annotated[
     str,
-    BeforeValidator(_name),
+    BeforeValidator(short_name),
     WithJsonSchema(
         {
             "type": "string",

@@ -210,7 +210,7 @@ async def refresh(request: Request) -> Response:
     return JSONResponse(_login_response(svc, outcome.user, outcome.started, new_token))
 
 
-def _session_caller(request: Request) -> Caller:
+def session_caller(request: Request) -> Caller:
     """The caller of a route about sessions: a token of ours, which names one."""
     caller = require_user(request)
     if caller.session_id is None:
@@ -226,7 +226,7 @@ def _session_caller(request: Request) -> Caller:
     errors=AUTHORISED,
 )
 async def logout(request: Request) -> Response:
-    caller = _session_caller(request)
+    caller = session_caller(request)
     await _end(request, caller, caller.session_id)  # ended meanwhile: ended all the same
     return Response(status_code=204)
 
@@ -246,7 +246,7 @@ async def _end(request: Request, caller: Caller, target: str | None) -> int:
     errors=AUTHORISED,
 )
 async def list_sessions(request: Request) -> Response:
-    caller = _session_caller(request)
+    caller = session_caller(request)
     status, rows = await sessions.list_sessions(services(request).db, caller)
     refuse_user(status)
     return JSONResponse([session_json(row) for row in rows])
@@ -260,7 +260,7 @@ async def list_sessions(request: Request) -> Response:
     errors=AUTHORISED,
 )
 async def end_all_sessions(request: Request) -> Response:
-    await _end(request, _session_caller(request), None)
+    await _end(request, session_caller(request), None)
     return Response(status_code=204)
 
 
@@ -273,7 +273,7 @@ async def end_all_sessions(request: Request) -> Response:
 )
 async def end_session(request: Request) -> Response:
     target: str = request.path_params["session_id"]
-    if not await _end(request, _session_caller(request), target):
+    if not await _end(request, session_caller(request), target):
         raise Problem(404, f"Session {target} not found")
     return Response(status_code=204)
 

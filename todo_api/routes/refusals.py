@@ -13,7 +13,7 @@ from todo_api.problems import Problem
 # What any route needing a signed-in caller may answer besides its own statuses.
 AUTHORISED = (401, 403, 503)
 INACTIVE = "This account is inactive"
-SESSION_ENDED = "The token's session has ended"
+SESSION_ENDED = "The token is no longer valid: its session ended, or it was deleted or expired"
 
 
 def refuse_user(status: UserStatus) -> None:

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+import asyncpg
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +22,7 @@ from todo_api.conditional import (
     versioned,
     with_weak_etag,
 )
-from todo_api.cursors import InvalidCursor
+from todo_api.cursors import CursorCodec, InvalidCursor
 from todo_api.db import tasks, users
 from todo_api.db.pool import Runner
 from todo_api.dispatch import by_method
@@ -147,6 +148,38 @@ def _task_response(
     return versioned(task_json(row), row["version"], status_code, headers)
 
 
+async def insert(
+    db: Runner, caller: Caller, body: TaskCreate, where: str = "body"
+) -> asyncpg.Record:
+    """Create the task the body describes (the route's and the agents' add_tasks alike)."""
+    # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
+    # that is not theirs (any more): read it, and plan again.
+    zone = None
+    if body.due_time is not None and not body.time_zone:
+        zone = guessed_zone(caller.user_id) or await owner_zone(db, caller)
+    planned = plan_create(body, zone or "UTC")
+    try:
+        row = await tasks.insert_task(
+            db,
+            caller,
+            body.title,
+            body.description,
+            planned.completed,
+            planned.schedule.due_date,
+            body.priority,
+            body.tags,
+            list_id=body.list_id,
+            schedule=stored(planned, zone, None),
+        )
+    except tasks.ListNotFound:
+        raise _list_refused(where, body.list_id) from None
+    if row is None and zone is not None and zone != await owner_zone(db, caller):
+        return await insert(db, caller, body, where)
+    if row is None:
+        await _not_found(db, caller, None)
+    return row
+
+
 @operation(
     operation_id="createTask",
     summary="Create a task",
@@ -161,31 +194,7 @@ async def create_task(request: Request) -> Response:
     body = validated(TaskCreate, known_reminder_fields(await json_object(request)))
 
     async def create(db: Runner) -> Response:
-        # The owner's zone only when due_at needs it (the zone last seen, else read); a zone
-        # that is not theirs (any more): read it, and plan again.
-        zone = None
-        if body.due_time is not None and not body.time_zone:
-            zone = guessed_zone(caller.user_id) or await owner_zone(db, caller)
-        planned = plan_create(body, zone or "UTC")
-        try:
-            row = await tasks.insert_task(
-                db,
-                caller,
-                body.title,
-                body.description,
-                planned.completed,
-                planned.schedule.due_date,
-                body.priority,
-                body.tags,
-                list_id=body.list_id,
-                schedule=stored(planned, zone, None),
-            )
-        except tasks.ListNotFound:
-            raise _list_refused("body", body.list_id) from None
-        if row is None and zone is not None and zone != await owner_zone(db, caller):
-            return await create(db)
-        if row is None:
-            await _not_found(db, caller, None)
+        row = await insert(db, caller, body)
         location = urls.path("api", caller.user_id, "tasks", row["id"])
         return _task_response(row, 201, {"Location": location})
 
@@ -219,20 +228,34 @@ async def list_tasks(request: Request) -> Response:
         if values:
             query[name] = values
     params = validated(TaskListQuery, query, where="query")
+    svc = services(request)
+    page, cursor = await task_page(svc.db, svc.cursors, caller, params)
+    headers = {"X-Total-Count": str(page.total)}
+    if not page.exact:
+        headers["X-Total-Count-Exact"] = "false"
+    if cursor is not None:
+        headers["Link"] = f'<{urls.this_request(request, cursor=cursor)}>; rel="next"'
+    return with_weak_etag(request, [task_json(row) for row in page.rows], headers)
+
+
+async def task_page(
+    db: Runner, cursors: CursorCodec, caller: Caller, params: TaskListQuery, where: str = "query"
+) -> tuple[tasks.Page, str | None]:
+    """One page of the listing (the route's and the agents' find_tasks alike), and the cursor
+    of the next page (None: the last)."""
     order = params.order or tasks.SORTS[params.sort].default_order
     key_type = tasks.SORTS[params.sort].key_type
-    svc = services(request)
     after = None
     if params.cursor is not None:
         try:
-            after = svc.cursors.decode(params.cursor, params.sort, order, key_type)
+            after = cursors.decode(params.cursor, params.sort, order, key_type)
         except InvalidCursor as exc:
-            error = {"loc": ["query", "cursor"], "msg": str(exc), "type": "invalid_cursor"}
+            error = {"loc": [where, "cursor"], "msg": str(exc), "type": "invalid_cursor"}
             raise Problem(422, f"Invalid cursor: {exc}", errors=[error]) from None
     now = datetime.now(UTC)
     today = None
     if params.overdue is not None:  # today in `tz`, by default in the user's zone
-        zone = params.tz or await owner_zone(svc.db, caller)
+        zone = params.tz or await owner_zone(db, caller)
         today = params.today(now, zone or "UTC")
     filters = tasks.Filters(
         completed=params.completed,
@@ -247,19 +270,15 @@ async def list_tasks(request: Request) -> Response:
         now=now,
     )
     request_page = tasks.PageRequest(params.sort, order, params.limit, after)
-    page = await tasks.list_tasks(svc.db, caller, filters, request_page)
+    page = await tasks.list_tasks(db, caller, filters, request_page)
     refuse_user(page.owner)
     if not page.list_known:
-        raise _list_refused("query", params.list_id)
-    headers = {"X-Total-Count": str(page.total)}
-    if not page.exact:
-        headers["X-Total-Count-Exact"] = "false"
-    if page.has_more:
-        last = page.rows[-1]
-        key = tasks.cursor_key(params.sort, last)
-        cursor = svc.cursors.encode(params.sort, order, key_type, key, last["id"])
-        headers["Link"] = f'<{urls.this_request(request, cursor=cursor)}>; rel="next"'
-    return with_weak_etag(request, [task_json(row) for row in page.rows], headers)
+        raise _list_refused(where, params.list_id)
+    if not page.has_more:
+        return page, None
+    last = page.rows[-1]
+    key = tasks.cursor_key(params.sort, last)
+    return page, cursors.encode(params.sort, order, key_type, key, last["id"])
 
 
 @operation(
@@ -296,10 +315,21 @@ async def update_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskUpdate, known_reminder_fields(await json_object(request)))
+    row = await update(services(request).db, caller, task_id, body, _if_match(request))
+    return _task_response(row)
+
+
+async def update(
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    body: TaskUpdate,
+    if_match: list[int] | None,
+    where: str = "body",
+) -> asyncpg.Record:
+    """Change the fields the body gives (the route's and the agents' update_task alike)."""
     given = body.model_fields_set
     changes: dict[str, Any] = {name: getattr(body, name) for name in given & set(UPDATABLE)}
-    db = services(request).db
-    if_match = _if_match(request)
     try:
         if scheduled(changes):
             row = await rewrite(db, caller, task_id, changes, changes.get("completed"), if_match)
@@ -308,10 +338,10 @@ async def update_task(request: Request) -> Response:
             if row is None and changes.get("completed"):  # perhaps a recurring task: it advances
                 row = await rewrite(db, caller, task_id, changes, True, if_match)
     except tasks.ListNotFound:
-        raise _list_refused("body", body.list_id) from None
+        raise _list_refused(where, body.list_id) from None
     if row is None:
         await _not_written(db, caller, task_id, if_match)
-    return _task_response(row)
+    return row
 
 
 @operation(
@@ -331,17 +361,24 @@ async def complete_task(request: Request) -> Response:
     if_match = _if_match(request)
 
     async def complete(db: Runner) -> Response:
-        row = await tasks.set_completed(db, caller, task_id, body.completed, if_match=if_match)
-        if row is not None and row["to_plan"]:  # a pending recurring task: it advances
-            flip = body.completed is None
-            row = await rewrite(
-                db, caller, task_id, {}, body.completed, if_match, flip=flip, current=row
-            )
+        row = await set_completed(db, caller, task_id, body.completed, if_match)
         if row is None:
             await _not_written(db, caller, task_id, if_match)
         return _task_response(row)
 
     return await idempotent(request, services(request).db, caller, complete)
+
+
+async def set_completed(
+    db: Runner, caller: Caller, task_id: int, completed: bool | None, if_match: list[int] | None
+) -> asyncpg.Record | None:
+    """Set completed (None: flip it), advancing a recurring task instead (the route's and the
+    agents' complete_tasks alike); None when no such task of the caller's is at If-Match."""
+    row = await tasks.set_completed(db, caller, task_id, completed, if_match=if_match)
+    if row is not None and row["to_plan"]:  # a pending recurring task: it advances
+        flip = completed is None
+        row = await rewrite(db, caller, task_id, {}, completed, if_match, flip=flip, current=row)
+    return row
 
 
 @operation(
@@ -377,22 +414,33 @@ async def move_task(request: Request) -> Response:
     caller = owner_of(request)
     task_id = _task_id(request)
     body = validated(TaskMove, await json_object(request))
-    db = services(request).db
-    if_match = _if_match(request)
+    row = await move(services(request).db, caller, task_id, body, _if_match(request))
+    return _task_response(row)
+
+
+async def move(
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    body: TaskMove,
+    if_match: list[int] | None,
+    where: str = "body",
+) -> asyncpg.Record:
+    """Move the task as the body says (the route's and the agents' move_task alike)."""
     try:
         row = await tasks.move_task(
             db, caller, task_id, body.after, list_id=body.list_id, if_match=if_match
         )
     except tasks.ListNotFound:
-        raise _list_refused("body", body.list_id) from None
+        raise _list_refused(where, body.list_id) from None
     except tasks.MoveRefused:
         detail = f"Task {task_id} cannot be moved after task {body.after}"
         msg = "Not another task of this user's in that list"
-        error = {"loc": ["body", "after"], "msg": msg, "type": "invalid_after"}
-        raise Problem(422, f"Invalid request body: {detail}", errors=[error]) from None
+        error = {"loc": [where, "after"], "msg": msg, "type": "invalid_after"}
+        raise Problem(422, f"Invalid request {where}: {detail}", errors=[error]) from None
     if row is None:
         await _not_written(db, caller, task_id, if_match)
-    return _task_response(row)
+    return row
 
 
 @operation(

@@ -1,0 +1,2 @@
+-- depends: 0008_time
+DROP TABLE personal_tokens;
