@@ -1,5 +1,5 @@
 -- depends: 0006_task_counts
--- Lists (issue 20, ../shared/API.md "Lists"): every task is in one of its user's lists, and a
+-- Lists (issue 20, docs/api.md "Lists"): every task is in one of its user's lists, and a
 -- list is the scope of the manual order and of the kept counts that a user's whole pile was.
 -- Every user has exactly one default list, `Inbox`, made with the account.
 

@@ -34,7 +34,7 @@ BEGIN
 END;
 $$;
 
--- `overdue=true`'s count (../shared/API.md, "Totals of large filtered lists"): the pending tasks
+-- `overdue=true`'s count (docs/api.md, "Totals of large filtered lists"): the pending tasks
 -- with a due date before today, found in this index alone (an index-only scan, up to 10,001 of
 -- them) instead of by reading the user's rows: at 100,000 tasks, 26 ms became about 2.5 ms.
 -- Partial, so completed tasks (whose writes never match it) cost it nothing.

@@ -1,4 +1,4 @@
-"""Absolute URLs and the Host a client names (../shared/API.md, "Hardening found from
+"""Absolute URLs and the Host a client names (docs/api.md, "Hardening found from
 outside"): with PUBLIC_URL set, Link starts with it whatever Host says; without it, the
 request's host is used only when it is one of ALLOWED_HOSTS (default `*`), and a request naming
 another host gets a 400 problem with its X-Request-ID, like every error."""

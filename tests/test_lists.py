@@ -1,4 +1,4 @@
-"""Lists (../shared/API.md, "Lists") over HTTP: the default Inbox of every account, create, read,
+"""Lists (docs/api.md, "Lists") over HTTP: the default Inbox of every account, create, read,
 rename, delete (with its tasks, each leaving a tombstone), reorder, the weak ETag of GET /lists,
 name rules and the limit; tasks in lists (list_id on create, PUT and move; ?list= on the
 listing); manual order per list; the counts."""

@@ -1,4 +1,4 @@
-"""The tools at /mcp as ../shared/API.md, "Agents: MCP at /mcp", says, driven by the official
+"""The tools at /mcp as docs/api.md, "Agents: MCP at /mcp", says, driven by the official
 MCP SDK's client (`streamable_http_client`) over Streamable HTTP: nine tools with schemas and
 annotations, each one's happy path and every failure class as a tool result with isError
 naming the field or id, all-or-none batches of 25 (26 refused), another user's ids not found,

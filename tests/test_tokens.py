@@ -1,4 +1,4 @@
-"""Personal access tokens as ../shared/API.md, "Personal access tokens", says: shown once and
+"""Personal access tokens as docs/api.md, "Personal access tokens", says: shown once and
 kept only as a hash, listed newest first without the token, revoked at once, expiring, at most
 20 a user (even when made at the same moment), `read` tokens only read, no /api/auth/ route but
 GET /api/auth/me, and the account's state applied as for any token."""

@@ -1,4 +1,4 @@
-"""The nine tools agents call (MCP, ../shared/API.md "Agents: MCP at /mcp"), each a thin
+"""The nine tools agents call (MCP, docs/api.md "Agents: MCP at /mcp"), each a thin
 adapter: its arguments are validated by the REST body or query model they stand for
 (todo_api/models/agents.py), and it does its work with the very functions the REST routes use
 (routes/tasks.py's helpers, db/tasks.py), so every rule (validation, ownership, the caller

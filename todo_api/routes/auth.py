@@ -154,7 +154,7 @@ async def _throttled_check(
     request: Request, password: str, *, login: str | None = None, user_id: str | None = None
 ) -> tuple[logins.Attempt, bool]:
     """Check `password` against the account a login (email or username) or a user id names,
-    throttled per account and address as ../shared/API.md says of logins: counted as a failure
+    throttled per account and address as docs/api.md says of logins: counted as a failure
     first (so concurrent guesses cannot slip past the limit), 429 with Retry-After and nothing
     checked once the limit is reached. The attempt, and whether the password is the account's;
     a right one's count is cleared by the caller (a login, with its new session)."""
