@@ -25,13 +25,4 @@ SELECT :user_id, :title, :description, :completed, CASE WHEN :completed THEN now
 -- due_at was computed in the owner's zone :owner_zone (NULL: it did not need it)
 WHERE EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}}
               AND (:owner_zone::text IS NULL OR u.time_zone = :owner_zone::text) FOR NO KEY UPDATE)
-RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-       , t.list_id
-       , t.due_time
-       , t.time_zone
-       , t.due_at
-       , t.recurrence
-       , t.recurrence_basis
-       , t.occurrence
-       , t.last_completed_at
-       , t.reminders
+RETURNING {{task_columns}}

@@ -11,13 +11,4 @@ UPDATE tasks AS t SET
     list_id = COALESCE(:list_id::bigint, t.list_id)
 WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
   AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
-RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-       , t.list_id
-       , t.due_time
-       , t.time_zone
-       , t.due_at
-       , t.recurrence
-       , t.recurrence_basis
-       , t.occurrence
-       , t.last_completed_at
-       , t.reminders
+RETURNING {{task_columns}}

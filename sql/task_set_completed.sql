@@ -14,31 +14,13 @@ UPDATE tasks AS t SET
 WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
   AND NOT (t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, true))
   AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}} FOR NO KEY UPDATE)
-RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-       , t.list_id
-       , t.due_time
-       , t.time_zone
-       , t.due_at
-       , t.recurrence
-       , t.recurrence_basis
-       , t.occurrence
-       , t.last_completed_at
-       , t.reminders
+RETURNING {{task_columns}}
        , NULL::text AS owner_time_zone
        , false AS to_plan
 )
 SELECT * FROM changed
 UNION ALL
-SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-       , t.list_id
-       , t.due_time
-       , t.time_zone
-       , t.due_at
-       , t.recurrence
-       , t.recurrence_basis
-       , t.occurrence
-       , t.last_completed_at
-       , t.reminders
+SELECT {{task_columns}}
        , (SELECT u.time_zone FROM users AS u WHERE u.id = :user_id)
        , true
 FROM tasks AS t

@@ -34,13 +34,4 @@ WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
            ELSE NOT (t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, false)) END
   AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id AND {{caller}}
               AND (NOT :set_schedule::boolean OR u.time_zone = :owner_zone::text) FOR NO KEY UPDATE)
-RETURNING t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-       , t.list_id
-       , t.due_time
-       , t.time_zone
-       , t.due_at
-       , t.recurrence
-       , t.recurrence_basis
-       , t.occurrence
-       , t.last_completed_at
-       , t.reminders
+RETURNING {{task_columns}}

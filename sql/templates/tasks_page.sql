@@ -22,16 +22,7 @@
 -- such user, may_act false that the caller rule refused them. list_known is false when :list_id
 -- is not one of the caller's lists.
 WITH matching AS [[materialized]] (
-    SELECT t.id, t.user_id, t.title, t.description, t.completed, t.completed_at, t.due_date, t.priority, t.tags, t.position, t.version, t.created_at, t.updated_at
-         , t.list_id
-         , t.due_time
-         , t.time_zone
-         , t.due_at
-         , t.recurrence
-         , t.recurrence_basis
-         , t.occurrence
-         , t.last_completed_at
-         , t.reminders
+    SELECT {{task_columns}}
     FROM tasks AS t
     WHERE t.user_id = :user_id
       AND [[in_list]]

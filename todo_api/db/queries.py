@@ -2,8 +2,10 @@
 
 A statement names its parameters (`:user_id`) instead of numbering them, and may paste in a
 fragment: `{{caller}}` stands for the text of `sql/_caller.sql`, so a rule several statements
-share is written once. Both are resolved here, once, into the `$1, $2, ...` text asyncpg
-prepares; values always travel as parameters, never as SQL text.
+share is written once (a fragment named `..._columns`, such as `{{task_columns}}`, is a list of
+columns and is pasted without the parentheses a condition gets). Both are resolved here, once,
+into the `$1, $2, ...` text asyncpg prepares; values always travel as parameters, never as SQL
+text.
 
 A template (`sql/templates/<name>.sql`) is one statement shape with slots (`[[slot]]`) that a
 db module fills from a fixed table of its own (never from a request) and compiles at import:
@@ -52,8 +54,10 @@ def _paste_fragments(name: str, text: str, fragments: Mapping[str, str]) -> str:
         fragment = match.group(1)
         if fragment not in fragments:
             raise QueryError(f"{name}.sql pastes {fragment}, but sql/_{fragment}.sql is missing")
-        # Comments go: a fragment is pasted into the middle of a line.
-        return "(" + " ".join(_strip_comments(fragments[fragment]).split()) + ")"
+        # Comments go: a fragment is pasted into the middle of a line. A condition is pasted in
+        # parentheses; a list (`..._columns`) as it stands, among other items of its list.
+        pasted = " ".join(_strip_comments(fragments[fragment]).split())
+        return pasted if fragment.endswith("_columns") else "(" + pasted + ")"
 
     return _FRAGMENT.sub(paste, text)
 
