@@ -657,3 +657,28 @@ async def test_a_change_of_list_reaches_the_change_feed(
     (change,) = r.json()["changes"]
     assert change["id"] == task["id"] and change["list_id"] == work["id"]
     assert change["version"] == task["version"] + 1
+
+
+async def test_a_move_that_waited_while_its_list_was_deleted_finds_no_task(
+    client: httpx.AsyncClient, user: User, database_url: str
+) -> None:
+    """A move within its own list, held behind the user's lock while another writer deletes that
+    list (and the task with it), is 404 like any write to a deleted task: never a 422 naming a
+    list the client did not send."""
+    doomed = (await create_list(client, user, "Doomed"))["id"]
+    task = await create_task(client, user, list_id=doomed)
+    holder = await asyncpg.connect(database_url, statement_cache_size=0)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user.id)
+            move = asyncio.ensure_future(
+                client.post(
+                    f"{user.tasks}/{task['id']}/move", json={"after": None}, headers=user.headers
+                )
+            )
+            await asyncio.sleep(0.5)  # the move now waits for the user's row
+            assert not move.done()
+            await holder.execute("DELETE FROM lists WHERE id = $1", doomed)
+        assert_problem(await move, 404)
+    finally:
+        await holder.close()
