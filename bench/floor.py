@@ -134,7 +134,7 @@ async def create_idempotently(request: Request, user_id: str, key: str) -> Respo
     body = orjson.loads(raw)
     async with pool.acquire() as conn, conn.transaction():
         await conn.fetchrow(*SQL["idempotency_claim"](user_id=user_id, key=key))
-        await conn.fetchrow(*SQL["idempotency_kept"](user_id=user_id, key=key))
+        await conn.fetchrow(*SQL["idempotency_kept"](**unconditional(user_id), key=key))
         row = await conn.fetchrow(
             *SQL["task_insert"](
                 **unconditional(user_id),
