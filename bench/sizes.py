@@ -211,14 +211,22 @@ def prepare(url: str, measured: dict[int, str]) -> list[User]:
             for sort in DEEP_SORTS:
                 spec = SORTS[sort]
                 order = spec.default_order
-                key = spec.key(f"t.{spec.column}", order)
+                # The sort's key as the service orders by it: its column, then its second
+                # column if it has one (sort=due: the date, then due_at), then the id.
+                then = spec.then
+                second = f"t.{then.column}" if then is not None else "NULL"
+                keys = [spec.key(f"t.{spec.column}", order)]
+                if then is not None:
+                    keys.append(then.key(second, order))
+                order_by = ", ".join(f"{k} {order}" for k in [*keys, "t.id"])
                 rows = conn.execute(
-                    f"SELECT t.{spec.column}, t.id FROM tasks AS t WHERE t.user_id = %s "
-                    f"ORDER BY {key} {order}, t.id {order} OFFSET %s LIMIT 2",
+                    f"SELECT t.{spec.column}, {second}, t.id FROM tasks AS t "
+                    f"WHERE t.user_id = %s ORDER BY {order_by} OFFSET %s LIMIT 2",
                     (user_id, int(size * DEEP_AT) - 1),
                 ).fetchall()
-                (value, last_id), (_, next_id) = rows
-                cursor = codec.encode(sort, order, spec.key_type, value, last_id)
+                (value, then_value, last_id), (_, _, next_id) = rows
+                cursor_key = (value, then_value) if then is not None else value
+                cursor = codec.encode(sort, order, spec.key_type, cursor_key, last_id)
                 user.deep[sort] = (cursor, next_id)
             changes = conn.execute(
                 """SELECT change_seq, id FROM tasks WHERE user_id = %(u)s

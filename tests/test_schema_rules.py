@@ -80,7 +80,7 @@ def live(database_url: str) -> Iterator[Live]:
         body = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
         with (
             httpx.Client(base_url=server.base) as http,
-            psycopg.connect(database_url, autocommit=True) as db,
+            psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as db,
         ):
             r = http.post("/api/auth/register", json=body)
             assert r.status_code == 201, r.text
@@ -261,7 +261,7 @@ def test_a_constraint_the_model_missed_is_a_422_naming_the_field(
     live: Live, database_url: str
 ) -> None:
     """Simulate a rule only the schema knows: a stricter CHECK added behind the model's back."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
         conn.execute(
             "ALTER TABLE tasks ADD CONSTRAINT tasks_description_check1 "
             "CHECK (description IS DISTINCT FROM 'forbidden') NOT VALID"
@@ -274,7 +274,7 @@ def test_a_constraint_the_model_missed_is_a_422_naming_the_field(
         assert problem["errors"][0]["loc"] == ["body", "description"]
         assert live.count("SELECT count(*) FROM tasks WHERE description = 'forbidden'") == 0
     finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
+        with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
             conn.execute("ALTER TABLE tasks DROP CONSTRAINT tasks_description_check1")
 
 
