@@ -186,7 +186,7 @@ async def test_an_unreachable_key_set_refuses_issuer_tokens_and_serves_ours(
         assert (await client.get("/api/auth/me", headers=local.headers)).status_code == 200
 
 
-# An issuer's `sub` (docs/api.md, "Hardening found from outside"): 1 to 255
+# An issuer's `sub` (docs/api.md, "Hardening"): 1 to 255
 # characters, no control character, no white space, no `/ ? # %`; any other is 401 and makes
 # nobody. The URLs the service builds from an accepted one (Location, Link) percent-encode it
 # and lead back to the account's tasks. And an attack that held, kept: `jku` is never followed.

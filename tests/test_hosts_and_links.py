@@ -1,5 +1,5 @@
-"""Absolute URLs and the Host a client names (docs/api.md, "Hardening found from
-outside"): with PUBLIC_URL set, Link starts with it whatever Host says; without it, the
+"""Absolute URLs and the Host a client names (docs/api.md, "Hardening"): with PUBLIC_URL set,
+Link starts with it whatever Host says; without it, the
 request's host is used only when it is one of ALLOWED_HOSTS (default `*`), and a request naming
 another host gets a 400 problem with its X-Request-ID, like every error."""
 

@@ -1,5 +1,5 @@
-"""An idempotent replay is an ordinary request first (docs/api.md, "Hardening found from
-outside"): the caller rule is applied before a kept response is given back, so after logout the
+"""An idempotent replay is an ordinary request first (docs/api.md, "Hardening"): the caller
+rule is applied before a kept response is given back, so after logout the
 same token gets 401 and after deactivation (`todo-api users deactivate`, the operator's
 command) 403, never the kept 201 or 200. Over HTTP against `todo-api serve`."""
 

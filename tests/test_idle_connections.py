@@ -1,4 +1,4 @@
-"""Idle connections cannot shut others out (docs/api.md, "Hardening found from outside"):
+"""Idle connections cannot shut others out (docs/api.md, "Hardening"):
 while 127.0.0.1 holds 1,000 idle sockets to `todo-api serve` (1 and 2 workers), requests from
 127.0.0.2 are answered, /health and the API alike; the connections past
 MAX_CONNECTIONS_PER_ADDRESS (per worker) from 127.0.0.1 are closed, and only that address is

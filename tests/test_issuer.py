@@ -478,7 +478,7 @@ async def test_a_refetch_of_the_same_keys_keeps_verified_tokens(server: KeySetSe
         assert (await issuer.verify(good)).subject == "user-123"
 
 
-# The key set's deadlines and refresh (docs/api.md, "Hardening found from outside")
+# The key set's deadlines and refresh (docs/api.md, "Hardening")
 
 SLOW = 0.2  # seconds between the bytes of a slow key set: each read is quick, the whole is not
 

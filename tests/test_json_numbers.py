@@ -1,6 +1,5 @@
 """A JSON number outside the range a field takes (`1e400`, a 401-digit integer) is valid JSON:
-422 at that field, or ignored in an unknown field, never 400 (docs/api.md, "Hardening
-found from outside")."""
+422 at that field, or ignored in an unknown field, never 400 (docs/api.md, "Hardening")."""
 
 from __future__ import annotations
 

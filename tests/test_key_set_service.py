@@ -1,5 +1,5 @@
-"""The key set as `todo-api serve --workers 2` fetches it (docs/api.md, "Hardening found
-from outside"), against a key-set server of the test's own: while it answers 1 byte every 2
+"""The key set as `todo-api serve --workers 2` fetches it (docs/api.md, "Hardening"), against
+a key-set server of the test's own: while it answers 1 byte every 2
 seconds the service starts and serves its own tokens at once, an issuer token waits at most
 AUTH_JWKS_TIMEOUT_SECONDS and gets 401; once it answers, the set is fetched again every
 AUTH_JWKS_REFRESH_SECONDS in every worker, so its keys start working, and a key it drops stops

@@ -1,4 +1,4 @@
-"""Totals of large filtered lists (docs/api.md, "Totals of large filtered lists"): with `q`,
+"""Totals of large filtered lists (docs/api.md, "`GET /api/{user_id}/tasks`"): with `q`,
 `due_before`, `due_after` or `overdue`, a count past 10,000 stops there and says so
 (`X-Total-Count: 10000`, `X-Total-Count-Exact: false`, exposed to browsers); an exact count
 never sends that header, whatever the filters; paging is unaffected."""

@@ -222,8 +222,8 @@ def test_x_forwarded_for_counts_only_from_allowed_proxies(
     assert other.status_code == (200 if separate else 429), other.text
 
 
-# Password confirmations are throttled like logins (docs/api.md, "Hardening found from
-# outside"): a wrong `current_password` of PUT /api/auth/password or of an email change by
+# Password confirmations are throttled like logins (docs/api.md, "Hardening"): a wrong
+# `current_password` of PUT /api/auth/password or of an email change by
 # PATCH /api/auth/me, or a wrong `password` of DELETE /api/auth/me, counts as a failed login
 # of the account from that address; once the limit is reached those routes answer 429 with
 # Retry-After and check no password; the right one clears the count as a login does. The

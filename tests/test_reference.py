@@ -88,3 +88,25 @@ async def test_every_route_a_document_names_exists(
         and not (method == "HEAD" and ("GET", path) in documented)
     )
     assert not unknown, f"{document.name} names routes /openapi.json does not have: {unknown}"
+
+
+# A citation of the reference in code or tests: docs/api.md, then the heading of the section to
+# read in double quotes (a comment or docstring may break the line inside it).
+CITATION = re.compile(r'docs/api\.md,\s+(?:#\s*)?"([^"]+)"')
+
+
+def one_line(title: str) -> str:
+    return re.sub(r"\s*\n\s*(?:#\s*)?", " ", title)
+
+
+def test_every_citation_of_the_reference_names_one_of_its_headings() -> None:
+    headings = {h.group(2).strip() for h in HEADING.finditer(REFERENCE.read_text())}
+    cited = {
+        (path.relative_to(ROOT).as_posix(), title)
+        for folder in ("todo_api", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        for title in map(one_line, CITATION.findall(path.read_text()))
+    }
+    assert cited, "no citation found: the pattern no longer matches how code cites"
+    unknown = sorted((where, title) for where, title in cited if title not in headings)
+    assert not unknown, f"citations of docs/api.md naming no heading of it: {unknown}"

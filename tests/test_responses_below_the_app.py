@@ -1,5 +1,5 @@
 """Every response built below the application carries X-Request-ID, and a problem body its
-request_id (docs/api.md, "Hardening found from outside"): 431 for a head too large, 408
+request_id (docs/api.md, "Hardening"): 431 for a head too large, 408
 for a head or a body too slow, 413 for a body too large, 400 for a request the HTTP parser
 rejects. Real sockets against `todo-api serve`."""
 

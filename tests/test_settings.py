@@ -183,7 +183,7 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(refused.value)
 
 
-# Hardening found from outside (docs/api.md): the key set's deadlines, absolute URLs and
+# Hardening (docs/api.md): the key set's deadlines, absolute URLs and
 # hosts, connections per client address.
 
 

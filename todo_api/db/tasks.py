@@ -221,7 +221,7 @@ def _list_checked() -> Iterator[None]:
 
 
 # Where the count of a list filtered by `q`, `due_before`, `due_after` or `overdue` stops
-# (docs/api.md, "Totals of large filtered lists"): such a count reads every match, and past
+# (docs/api.md, "`GET /api/{user_id}/tasks`"): such a count reads every match, and past
 # this many a client learns no more from the exact figure than from "10,000 or more".
 COUNT_LIMIT: Final = 10_000
 
