@@ -237,68 +237,25 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Every path parameter: its description and schema (listed in this order where a path has it).
+_ID: Final[dict[str, Any]] = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+_OPAQUE: Final[dict[str, Any]] = {"type": "string", "minLength": 1}
+PATH_PARAMETERS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
+    "user_id": ("The token's user id (an opaque string).", _OPAQUE),
+    "task_id": ("A task id; anything but a positive 64-bit integer is 404.", _ID),
+    "list_id": ("A list id; anything but a positive 64-bit integer is 404.", _ID),
+    "session_id": ("A session's id, as GET /api/auth/sessions lists it.", _OPAQUE),
+    "webhook_id": ("A webhook id; anything but a positive 64-bit integer is 404.", _ID),
+    "token_id": ("A personal access token's id, as GET /api/auth/tokens lists it.", _ID),
+}
+
+
 def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = []
-    if "{user_id}" in path:
-        params.append(
-            {
-                "name": "user_id",
-                "in": "path",
-                "required": True,
-                "description": "The token's user id (an opaque string).",
-                "schema": {"type": "string", "minLength": 1},
-            }
-        )
-    if "{task_id}" in path:
-        params.append(
-            {
-                "name": "task_id",
-                "in": "path",
-                "required": True,
-                "description": "A task id; anything but a positive 64-bit integer is 404.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            }
-        )
-    if "{list_id}" in path:
-        params.append(
-            {
-                "name": "list_id",
-                "in": "path",
-                "required": True,
-                "description": "A list id; anything but a positive 64-bit integer is 404.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            }
-        )
-    if "{session_id}" in path:
-        params.append(
-            {
-                "name": "session_id",
-                "in": "path",
-                "required": True,
-                "description": "A session's id, as GET /api/auth/sessions lists it.",
-                "schema": {"type": "string", "minLength": 1},
-            }
-        )
-    if "{webhook_id}" in path:
-        params.append(
-            {
-                "name": "webhook_id",
-                "in": "path",
-                "required": True,
-                "description": "A webhook id; anything but a positive 64-bit integer is 404.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            }
-        )
-    if "{token_id}" in path:
-        params.append(
-            {
-                "name": "token_id",
-                "in": "path",
-                "required": True,
-                "description": "A personal access token's id, as GET /api/auth/tokens lists it.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            }
-        )
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "description": text, "schema": dict(schema)}
+        for name, (text, schema) in PATH_PARAMETERS.items()
+        if f"{{{name}}}" in path
+    ]
     if query is not None:
         schema = query.model_json_schema()
         for name, prop in schema["properties"].items():
