@@ -316,7 +316,7 @@ class Checks:
         """Checks made on a figure's first good response at each size."""
         request = response.request
         params = dict(request.url.params)
-        if figure.family.startswith("list") or figure.family == "deep page":
+        if figure.family.startswith("list") or figure.in_list or figure.family == "deep page":
             # A count that may stop at COUNT_LIMIT says so (X-Total-Count-Exact: false).
             expected = expected_total(conn, user.id, params)
             bounded = "q" in params or "overdue" in params
