@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench.workloads import LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE, WORKLOADS
+from bench.workloads import IN_LIST, LISTS, PASSWORD, TIMED_TASK, TIMED_UPDATE, WORKLOADS
 
 Request = tuple[str, str, dict[str, str], Any]  # method, path, headers, JSON body (or None)
 
@@ -42,8 +42,10 @@ def request_for(workload: str, u: dict[str, Any], chain: list[str]) -> Request:
         return ("GET", f"/api/{u['id']}/tags", auth, None)
     if workload == "lists":
         return ("GET", f"/api/{u['id']}/lists", auth, None)
-    if workload == "list_in_list":
-        return ("GET", f"{base}?list={u['inbox']}&sort=position&limit=50", auth, None)
+    if workload in IN_LIST:
+        return ("GET", f"{base}?list={u['inbox']}&{IN_LIST[workload]}", auth, None)
+    if workload == "list_get":
+        return ("GET", f"/api/{u['id']}/lists/{u['inbox']}", auth, None)
     if workload == "update":
         return ("PUT", f"{base}/{task}", auth, {"title": f"renamed {random.random()}"})
     if workload == "toggle":

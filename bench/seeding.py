@@ -9,7 +9,9 @@ priorities none / low / medium / high at 50 / 20 / 20 / 10 percent; 0 to 3 tags 
 chosen Zipf-like (a few tags are on many tasks, most on few); created over two years, with
 the users' tasks interleaved in time (and so on disk) as they would be in a real table; a
 manual order with the newest task on top, as the API's creates leave it; versions above 1 for
-tasks that changed. Ids and change numbers come from the table's own defaults, in created
+tasks that changed. Every user's tasks are in their Inbox, except one user's (issue 20), whose
+tasks are spread at random over as many lists as a user may have (200), each list with its own
+manual order. Ids and change numbers come from the table's own defaults, in created
 order. Everything is drawn from a seeded random generator: the same plan loads the same data."""
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ HISTORY = timedelta(days=730)
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TASK_COLUMNS = (
     "user_id", "title", "description", "completed", "completed_at", "created_at", "updated_at",
-    "due_date", "priority", "tags", "position", "version",
+    "due_date", "priority", "tags", "position", "version", "list_id",
 )  # fmt: skip
 CHUNK = 20_000  # rows per write to the COPY stream
 
@@ -90,11 +92,17 @@ class Plan:
     background_users: int = 10_000
     tasks_per_background_user: int = 100
     measured: tuple[int, ...] = (100, 1_000, 10_000, 100_000)
+    # The user with many lists: (lists, tasks); its tasks spread at random over its lists.
+    listed: tuple[int, int] = (200, 10_000)
     seed: int = 13
 
     @property
     def rows(self) -> int:
-        return self.background_users * self.tasks_per_background_user + sum(self.measured)
+        return (
+            self.background_users * self.tasks_per_background_user
+            + sum(self.measured)
+            + self.listed[1]
+        )
 
 
 @dataclass
@@ -102,6 +110,7 @@ class Loaded:
     """What was loaded: the measured users' ids by size, and how long it took."""
 
     measured: dict[int, str]
+    listed: str  # the id of the user with Plan.listed's lists
     users: int
     rows: int
     seconds: float
@@ -113,21 +122,25 @@ class SeedUser:
     id: str
     username: str
     tasks: int
+    lists: int = 1
 
 
 def users_for(plan: Plan) -> list[SeedUser]:
-    """The measured users (named by their size) first, then the background users."""
+    """The measured users (named by their size) first, then the user with many lists, then
+    the background users."""
     rng = random.Random(plan.seed)
 
     def new_id() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
     measured = [SeedUser(new_id(), f"size-{n}", n) for n in plan.measured]
+    lists, tasks = plan.listed
+    listed = SeedUser(new_id(), f"lists-{lists}-{tasks}", tasks, lists)
     background = [
         SeedUser(new_id(), f"user{n:05d}", plan.tasks_per_background_user)
         for n in range(plan.background_users)
     ]
-    return measured + background
+    return [*measured, listed, *background]
 
 
 def position(rank: int) -> str:
@@ -163,10 +176,27 @@ def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-def task_lines(plan: Plan, users: Sequence[SeedUser], now: datetime) -> Iterator[str]:
+def task_lines(
+    plan: Plan, users: Sequence[SeedUser], now: datetime, lists: dict[str, list[int]]
+) -> Iterator[str]:
     """Every task of every user, as lines of COPY text (columns TASK_COLUMNS), in created order
-    across all users: each user's tasks are spread evenly over the two years of HISTORY."""
+    across all users: each user's tasks are spread evenly over the two years of HISTORY. A user
+    in `lists` (their list ids) has each task in one of them, drawn at random, and a manual
+    order per list; everyone else's tasks go to their Inbox (list_id NULL: the default list)."""
     rng = random.Random(plan.seed + 1)
+    # Which list each task of a user with lists goes to, in created order (a generator of its
+    # own, so the other users' tasks are the same whatever the lists).
+    spread = random.Random(plan.seed + 2)
+    chosen = {
+        owner: [spread.randrange(len(lists[user.id])) for _ in range(user.tasks)]
+        for owner, user in enumerate(users)
+        if user.id in lists
+    }
+    in_list = {
+        owner: [picks.count(n) for n in range(len(lists[users[owner].id]))]
+        for owner, picks in chosen.items()
+    }
+    made_in_list = {owner: [0] * len(counts) for owner, counts in in_list.items()}
     owners = [i for i, user in enumerate(users) for _ in range(user.tasks)]
     rng.shuffle(owners)
     end = now.timestamp()
@@ -181,6 +211,12 @@ def task_lines(plan: Plan, users: Sequence[SeedUser], now: datetime) -> Iterator
         made[owner] += 1
         # The newest task is on top (rank 0): the API puts each new task above the others.
         rank = user.tasks - made[owner]
+        list_id = "\\N"
+        if owner in chosen:
+            n = chosen[owner][made[owner] - 1]
+            made_in_list[owner][n] += 1
+            rank = in_list[owner][n] - made_in_list[owner][n]
+            list_id = str(lists[user.id][n])
         noun = rng.choice(NOUNS)
         title = f"{rng.choice(VERBS)} the {noun}"
         if rng.random() < 0.5:
@@ -212,7 +248,7 @@ def task_lines(plan: Plan, users: Sequence[SeedUser], now: datetime) -> Iterator
         yield (
             f"{user.id}\t{title}\t{description}\t{'t' if completed else 'f'}\t{completed_at}\t"
             f"{_stamp(created)}\t{_stamp(updated)}\t{due}\t{priority}\t"
-            f"{_tags(rng, cumulative_tags)}\t{position(rank)}\t{version}\n"
+            f"{_tags(rng, cumulative_tags)}\t{position(rank)}\t{version}\t{list_id}\n"
         )
 
 
@@ -258,13 +294,25 @@ def load(url: str, plan: Plan | None = None, now: datetime | None = None) -> Loa
                     (user.id, f"{user.username}@example.com", user.username, password_hash,
                      joined, joined)
                 )  # fmt: skip
+        # The lists of the users with more than their Inbox (which the account came with),
+        # made as the API makes them, each at the bottom; their ids, in the users' order.
+        with cur.copy("COPY lists (user_id, name) FROM STDIN") as copy:
+            for user in users:
+                for n in range(2, user.lists + 1):
+                    copy.write_row((user.id, f"List {n}"))
+        many = [user.id for user in users if user.lists > 1]
+        lists: dict[str, list[int]] = {user_id: [] for user_id in many}
+        for user_id, list_id in cur.execute(
+            "SELECT user_id, id FROM lists WHERE user_id = ANY(%s) ORDER BY position", (many,)
+        ):
+            lists[user_id].append(list_id)
         phase("users")
         indexes = cur.execute(SECONDARY_INDEXES).fetchall()
         for _, name in indexes:
             cur.execute(f"DROP INDEX {name}")
         columns = ", ".join(TASK_COLUMNS)
         with cur.copy(f"COPY tasks ({columns}) FROM STDIN") as copy:
-            lines = task_lines(plan, users, now)
+            lines = task_lines(plan, users, now, lists)
             while chunk := "".join(itertools.islice(lines, CHUNK)):
                 copy.write(chunk)
         phase("tasks")
@@ -281,6 +329,7 @@ def load(url: str, plan: Plan | None = None, now: datetime | None = None) -> Loa
     phase("vacuum")
     return Loaded(
         measured={user.tasks: user.id for user in users[: len(plan.measured)]},
+        listed=users[len(plan.measured)].id,
         users=len(users),
         rows=plan.rows,
         seconds=time.monotonic() - began,

@@ -1,10 +1,14 @@
 """The data-size curves (issue 13): `python -m bench.sizes [--quick]` (README, Performance).
 
-Loads a realistic database (bench/seeding.py: 10,000 users with 100 tasks each, and one user
-each with 100, 1,000, 10,000 and 100,000 tasks), starts one `todo-api serve` (1 worker), and
+Loads a realistic database (bench/seeding.py: 10,000 users with 100 tasks each, one user
+each with 100, 1,000, 10,000 and 100,000 tasks, all in their Inbox, and one user with 10,000
+tasks spread over 200 lists), starts one `todo-api serve` (1 worker), and
 for each of the measured users times requests sent one after another over one keep-alive
 connection: the first list page (limit 50) in every sort order, plain and with `status`, `tag`,
-`q` (a word in 10% of the titles) and `overdue`; a page deep in (after 90% of the rows); get;
+`q` (a word in 10% of the titles) and `overdue`; the first page of one list (`list`, issue 20:
+the Inbox of a user with one list; a random one of the 200 of the user with many lists, who is
+measured for these figures alone and set beside the one-list user of as many tasks);
+a page deep in (after 90% of the rows); get;
 create; move; the change feed from a token one change old. Figure after figure, each figure
 measured at every size in turn (so a burst of noise from elsewhere on the machine falls on one
 figure, not on one size). Every response's
@@ -14,7 +18,8 @@ with what SQL says.
 
 Writes bench/results/sizes-<time>.json and a PNG of the curves (data size on a log axis); a
 full run also writes the stable bench/results/sizes.png the README shows. --quick (the smoke
-run): 50 background users, users of 100 and 1,000 tasks, 10 requests per figure. A full run
+run): 50 background users, users of 100 and 1,000 tasks (and 1,000 tasks in 200 lists), 10
+requests per figure. A full run
 times up to 200 requests per figure and size, and at least 40, for 15 s at most past those."""
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ DEEP_AT = 0.9
 LIMIT = 50
 TARGET = 2.0  # at the largest size, within this factor of the smallest
 TARGET_SEARCH = 5.0
+# A list's first page for the user with 200 lists, within this factor of the one-list user's
+# with as many tasks (issue 20: "as fast as a user with one list").
+TARGET_LISTS = 1.25
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,11 @@ class Mode:
 
 FULL = Mode(Plan(), warmup=10, requests=200, budget=15, least=40)
 QUICK = Mode(
-    Plan(background_users=50, measured=(100, 1_000)), warmup=2, requests=10, budget=5, least=10
+    Plan(background_users=50, measured=(100, 1_000), listed=(200, 1_000)),
+    warmup=2,
+    requests=10,
+    budget=5,
+    least=10,
 )
 
 
@@ -89,6 +101,7 @@ class User:
     task_ids: list[int]
     deep: dict[str, tuple[str, int]] = field(default_factory=dict)  # sort: (cursor, next id)
     feed_token: str = ""
+    list_ids: list[int] = field(default_factory=list)  # their lists, in their order
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class Figure:
     series: str  # its line there
     call: Callable[[User, random.Random], Call]
     search: bool = False  # a `q` search: its target is TARGET_SEARCH
+    in_list: bool = False  # one list's page: the user with many lists is measured too
 
 
 @dataclass
@@ -122,11 +136,20 @@ class Result:
     p99_ms: float | None
     requests: int
     errors: int
+    lists: int = 1  # the user's lists
 
 
 def _list_call(sort: str, extra: dict[str, str]) -> Callable[[User, random.Random], Call]:
     def call(user: User, rng: random.Random) -> Call:
         params = {"limit": str(LIMIT), "sort": sort, **extra}
+        return Call("GET", f"/api/{user.id}/tasks", params)
+
+    return call
+
+
+def _in_list_call(sort: str) -> Callable[[User, random.Random], Call]:
+    def call(user: User, rng: random.Random) -> Call:
+        params = {"limit": str(LIMIT), "sort": sort, "list": str(rng.choice(user.list_ids))}
         return Call("GET", f"/api/{user.id}/tasks", params)
 
     return call
@@ -178,6 +201,10 @@ def figures() -> list[Figure]:
         for name, extra in FILTERS.items()
         for sort in SORTS
     ]
+    in_list = [
+        Figure(f"in list sort={sort}", "one list", sort, _in_list_call(sort), in_list=True)
+        for sort in SORTS
+    ]
     deep = [Figure(f"deep sort={sort}", "deep page", sort, _deep_call(sort)) for sort in DEEP_SORTS]
     single = [
         Figure("get", "one task", "get", _get),
@@ -185,17 +212,17 @@ def figures() -> list[Figure]:
         Figure("move", "one task", "move", _move),
         Figure("create", "one task", "create", _create),
     ]
-    return [*listed, *deep, *single]
+    return [*listed, *in_list, *deep, *single]
 
 
-def prepare(url: str, measured: dict[int, str]) -> list[User]:
-    """Sessions and tokens for the measured users, their task ids, a cursor after 90% of their
-    rows in each DEEP_SORTS order (made as the service makes them, from the row's sort key),
-    and a sync token one change old (at their second latest change)."""
+def prepare(url: str, measured: list[tuple[int, str]]) -> list[User]:
+    """Sessions and tokens for the measured users, their task ids and list ids, a cursor after
+    90% of their rows in each DEEP_SORTS order (made as the service makes them, from the row's
+    sort key), and a sync token one change old (at their second latest change)."""
     codec = CursorCodec(SECRET)
     users = []
     with psycopg.connect(url, autocommit=True) as conn:
-        for size, user_id in sorted(measured.items()):
+        for size, user_id in measured:
             conn.execute(
                 "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
                 (session_for(user_id), user_id),
@@ -208,6 +235,12 @@ def prepare(url: str, measured: dict[int, str]) -> list[User]:
             ]
             token = issue_token(SECRET, Caller(user_id, session_for(user_id)), 86400)
             user = User(size, user_id, token, ids)
+            user.list_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM lists WHERE user_id = %s ORDER BY position", (user_id,)
+                )
+            ]
             for sort in DEEP_SORTS:
                 spec = SORTS[sort]
                 order = spec.default_order
@@ -246,14 +279,16 @@ def expected_total(conn: psycopg.Connection[Any], user_id: str, params: dict[str
         where.append("NOT completed")
     if "tag" in params:
         where.append("tags @> ARRAY[%(tag)s]")
+    if "list" in params:
+        where.append("list_id = %(list)s::bigint")
     if "q" in params:
         where.append("(title ILIKE %(pattern)s OR description ILIKE %(pattern)s)")
     if params.get("overdue") == "true":
         where.append("NOT completed AND due_date < (now() AT TIME ZONE %(zone)s)::date")
     row = conn.execute(
         f"SELECT count(*) FROM tasks WHERE {' AND '.join(where)}",
-        {"u": user_id, "tag": params.get("tag"), "pattern": like_pattern(params.get("q", "")),
-         "zone": params.get("tz", "UTC")},
+        {"u": user_id, "tag": params.get("tag"), "list": params.get("list"),
+         "pattern": like_pattern(params.get("q", "")), "zone": params.get("tz", "UTC")},
     ).fetchone()  # fmt: skip
     assert row is not None
     return int(row[0])
@@ -281,7 +316,7 @@ class Checks:
         """Checks made on a figure's first good response at each size."""
         request = response.request
         params = dict(request.url.params)
-        if figure.family.startswith("list") or figure.family == "deep page":
+        if figure.family.startswith("list") or figure.in_list or figure.family == "deep page":
             # A count that may stop at COUNT_LIMIT says so (X-Total-Count-Exact: false).
             expected = expected_total(conn, user.id, params)
             bounded = "q" in params or "overdue" in params
@@ -347,15 +382,17 @@ def measure(
             if done.status_code != undo.status:
                 errors += 1
                 checks.error(figure.name, user.size, undo, done)
+    many = len(user.list_ids) > 1
     return Result(
         figure.name,
         figure.family,
-        figure.series,
+        f"{figure.series}, {len(user.list_ids)} lists" if many else figure.series,
         user.size,
         statistics.median(samples) if samples else None,
         percentile(samples, 99) if samples else None,
         len(samples),
         errors,
+        len(user.list_ids),
     )
 
 
@@ -366,37 +403,58 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[int(rank) - 1]
 
 
+Point = tuple[int, int]  # a measured user: (tasks, lists)
+
+
+def points(results: list[Result]) -> list[Point]:
+    """The measured users, the one-list ones by size, then the one with many lists."""
+    return sorted({(r.size, r.lists) for r in results}, key=lambda p: (p[1] > 1, p[0]))
+
+
 def ratios(results: list[Result], figs: list[Figure]) -> list[dict[str, Any]]:
-    """Each figure at the largest size against the smallest, and whether it meets its target."""
-    sizes = sorted({r.size for r in results})
-    by = {(r.figure, r.size): r for r in results}
+    """Each figure at the largest size against the smallest, and whether it meets its target;
+    and each figure of one list's page for the user with many lists against the one-list user
+    with as many tasks."""
+    one_list = [p for p in points(results) if p[1] == 1]
+    by = {(r.figure, r.size, r.lists): r for r in results}
     out = []
     for fig in figs:
-        small, large = by[(fig.name, sizes[0])], by[(fig.name, sizes[-1])]
         target = TARGET_SEARCH if fig.search else TARGET
-        row: dict[str, Any] = {"figure": fig.name, "from": sizes[0], "to": sizes[-1],
-                               "target": target}  # fmt: skip
-        for stat in ("median_ms", "p99_ms"):
-            a, b = getattr(small, stat), getattr(large, stat)
-            ratio = b / a if a and b is not None else None
-            row[stat.replace("_ms", "_ratio")] = ratio
-            row[stat.replace("_ms", "_over")] = ratio is None or ratio > target
-        out.append(row)
+        pairs = [(f"{one_list[0][0]:,}", one_list[0], f"{one_list[-1][0]:,}", one_list[-1], target)]
+        pairs += [
+            (f"{size:,} in 1 list", (size, 1), f"{size:,} in {lists} lists", (size, lists),
+             TARGET_LISTS)
+            for size, lists in points(results)
+            if lists > 1 and fig.in_list and (fig.name, size, 1) in by
+        ]  # fmt: skip
+        for name_from, small_at, name_to, large_at, goal in pairs:
+            small, large = by[(fig.name, *small_at)], by[(fig.name, *large_at)]
+            row: dict[str, Any] = {"figure": fig.name, "from": name_from, "to": name_to,
+                                   "target": goal}  # fmt: skip
+            for stat in ("median_ms", "p99_ms"):
+                a, b = getattr(small, stat), getattr(large, stat)
+                ratio = b / a if a and b is not None else None
+                row[stat.replace("_ms", "_ratio")] = ratio
+                row[stat.replace("_ms", "_over")] = ratio is None or ratio > goal
+            out.append(row)
     return out
 
 
 def table(results: list[Result], rows: list[dict[str, Any]]) -> str:
-    sizes = sorted({r.size for r in results})
-    by = {(r.figure, r.size): r for r in results}
+    at = points(results)
+    by = {(r.figure, r.size, r.lists): r for r in results}
 
-    def cell(r: Result) -> str:
+    def cell(r: Result | None) -> str:
+        if r is None:
+            return ""
         if r.median_ms is None or r.p99_ms is None:
             return "failed"
         return f"{r.median_ms:.1f} / {r.p99_ms:.1f}"
 
     head = [
         "figure",
-        *(f"{s:,} tasks: median / p99 ms" for s in sizes),
+        *(f"{s:,} tasks{f' in {n} lists' if n > 1 else ''}: median / p99 ms" for s, n in at),
+        "ratio of",
         "median x",
         "p99 x",
         "target",
@@ -408,7 +466,13 @@ def table(results: list[Result], rows: list[dict[str, Any]]) -> str:
         ]
         missed = [k.split("_")[0] for k in ("median_over", "p99_over") if row[k]]
         flag = f"over {row['target']:g}x: {', '.join(missed)}" if missed else ""
-        cells = [row["figure"], *(cell(by[(row["figure"], s)]) for s in sizes), *fmt, flag]
+        cells = [
+            row["figure"],
+            *(cell(by.get((row["figure"], *p))) for p in at),
+            f"{row['to']} / {row['from']}",
+            *fmt,
+            flag,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -430,13 +494,18 @@ def plot(results: list[Result], title: str, paths: list[Path]) -> None:
     fig, axes = plt.subplots(rows, columns, figsize=(16, 4.8 * rows), squeeze=False)
     for ax, family in zip(axes.flat, families, strict=False):
         mine = [r for r in results if r.family == family]
-        for n, series in enumerate(dict.fromkeys(r.series for r in mine)):
+        # The user with many lists: one point (a diamond) in the colour of its sort order.
+        curves = list(dict.fromkeys(r.series for r in mine if r.lists == 1))
+        for series in dict.fromkeys(r.series for r in mine):
             points = sorted((r.size, r.median_ms, r.p99_ms) for r in mine if r.series == series)
-            colour = f"C{n}"
+            many = series not in curves
+            colour = f"C{curves.index(series.split(',')[0]) if many else curves.index(series)}"
             good = [(s, m, p) for s, m, p in points if m is not None and p is not None]
             sizes = [s for s, _, _ in good]
-            ax.plot(sizes, [m for _, m, _ in good], "o-", color=colour, label=series)
-            ax.plot(sizes, [p for _, _, p in good], "x--", color=colour, alpha=0.6)
+            ax.plot(sizes, [m for _, m, _ in good], "D" if many else "o-", color=colour,
+                    label=series)  # fmt: skip
+            ax.plot(sizes, [p for _, _, p in good], "x" if many else "x--", color=colour,
+                    alpha=0.6)  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
@@ -479,7 +548,9 @@ def run(server_url: str, folder: Path, quick: bool, only: str = "") -> dict[str,
             f"({', '.join(f'{k} {v:.1f} s' for k, v in loaded.phases.items())})",
             flush=True,
         )
-        users = prepare(url, loaded.measured)
+        users = prepare(
+            url, [*sorted(loaded.measured.items()), (mode.plan.listed[1], loaded.listed)]
+        )
         env = {"DATABASE_URL": url, "JWT_SECRET": SECRET, "MIGRATE_ON_START": "false",
                "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"}  # fmt: skip
         server = Server([*TODO_API, "--workers", "1"], env)
@@ -490,10 +561,12 @@ def run(server_url: str, folder: Path, quick: bool, only: str = "") -> dict[str,
                 psycopg.connect(url, autocommit=True) as conn,
             ):
                 for figure in figs:
-                    for user in users:
+                    measured = [u for u in users if figure.in_list or len(u.list_ids) == 1]
+                    for user in measured:
                         results.append(measure(client, conn, figure, user, mode, rng, checks))
                     print(f"  {figure.name}: " + ", ".join(
-                        f"{r.size:,} {r.median_ms or 0:.1f} ms" for r in results[-len(users):]
+                        f"{r.size:,}{f' in {r.lists} lists' if r.lists > 1 else ''} "
+                        f"{r.median_ms or 0:.1f} ms" for r in results[-len(measured):]
                     ), flush=True)  # fmt: skip
         finally:
             server.terminate()
@@ -521,7 +594,7 @@ def run(server_url: str, folder: Path, quick: bool, only: str = "") -> dict[str,
             "q": WORD,
             "overdue_tz": ZONE,
             "deep_at": DEEP_AT,
-            "targets": {"default": TARGET, "q": TARGET_SEARCH},
+            "targets": {"default": TARGET, "q": TARGET_SEARCH, "lists": TARGET_LISTS},
         },
         "seeding": asdict(loaded),
         "seconds": round(time.monotonic() - began, 1),

@@ -34,6 +34,13 @@ LISTS = {
     "list_overdue": "overdue=true&tz=Europe/Paris",
     "search": SEARCH,
 }
+# The task workloads with a `list` filter (issue 20): the first page of the user's Inbox, which
+# holds their seeded tasks, in its manual order and in another order (read from that order's
+# index, keeping the list's rows).
+IN_LIST = {
+    "list_in_list": "sort=position&limit=50",
+    "list_in_list_due": "sort=due&limit=50",
+}
 
 
 @dataclass(frozen=True)
@@ -95,10 +102,15 @@ WORKLOADS: dict[str, Workload] = {
     "tags": Workload('return get("/api/" .. u.id .. "/tags", auth(u))'),
     # A sidebar: the user's lists with their counts (the floor has no list routes).
     "lists": Workload('return get("/api/" .. u.id .. "/lists", auth(u))', floor=False),
-    # One list's first page in its manual order.
-    "list_in_list": Workload(
-        'return get("/api/" .. u.id .. "/tasks?list=" .. u.inbox .. "&sort=position&limit=50", '
-        "auth(u))"
+    **{
+        name: Workload(
+            f'return get("/api/" .. u.id .. "/tasks?list=" .. u.inbox .. "&{query}", auth(u))'
+        )
+        for name, query in IN_LIST.items()
+    },
+    # One list, as a client opening it reads it.
+    "list_get": Workload(
+        'return get("/api/" .. u.id .. "/lists/" .. u.inbox, auth(u))', floor=False
     ),
     "update": Workload(
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '

@@ -14,11 +14,14 @@ from bench.seeding import COMMON_WORD, NOUNS, QUALIFIERS, TAGS, VERBS, Plan, loa
 from todo_api.db.migrations import apply_migrations
 from todo_api.testing import fresh_database
 
-PLAN = Plan(background_users=20, tasks_per_background_user=100, measured=(100, 2_000))
+PLAN = Plan(
+    background_users=20, tasks_per_background_user=100, measured=(100, 2_000), listed=(200, 1_000)
+)
 
 
 @pytest.fixture(scope="module")
 def seeded(server_url: str) -> Iterator[tuple[str, dict[int, str]]]:
+    """The loaded database; its measured users by size, and the user with many lists as -1."""
     with fresh_database(server_url) as url:
         apply_migrations(url)
         with psycopg.connect(url) as conn:
@@ -31,7 +34,7 @@ def seeded(server_url: str) -> Iterator[tuple[str, dict[int, str]]]:
                 "SELECT indexdef FROM pg_indexes WHERE tablename = 'tasks' ORDER BY 1"
             ).fetchall()
         assert indexes_after == indexes_before
-        yield url, loaded.measured
+        yield url, {**loaded.measured, -1: loaded.listed}
 
 
 def test_positions_are_base_62_increasing_and_ending_in_no_zero() -> None:
@@ -53,8 +56,12 @@ def test_every_user_gets_their_tasks(seeded: tuple[str, dict[int, str]]) -> None
     with psycopg.connect(url) as conn:
         counts = dict(conn.execute("SELECT user_id, count(*) FROM tasks GROUP BY 1").fetchall())
         users = conn.execute("SELECT count(*) FROM users").fetchone()
-    assert users == (PLAN.background_users + len(PLAN.measured),)
-    assert {size: counts[user] for size, user in measured.items()} == {100: 100, 2_000: 2_000}
+    assert users == (PLAN.background_users + len(PLAN.measured) + 1,)
+    assert {size: counts[user] for size, user in measured.items()} == {
+        100: 100,
+        2_000: 2_000,
+        -1: 1_000,
+    }
     assert sum(counts.values()) == PLAN.rows
 
 
@@ -122,3 +129,34 @@ def test_the_spread_is_a_planners(seeded: tuple[str, dict[int, str]]) -> None:
     assert 0.15 < work < 0.40  # the common tag
     assert 0.01 < dentist < 0.06  # a searched word: a few percent, not a third
     assert updated_ok and done_ok and seqs == n and top > 1
+
+
+def test_the_user_with_many_lists_has_tasks_in_each_in_a_manual_order_per_list(
+    seeded: tuple[str, dict[int, str]],
+) -> None:
+    url, measured = seeded
+    with psycopg.connect(url) as conn:
+        lists = conn.execute(
+            "SELECT l.id, count(t.id), c.tasks FROM lists AS l "
+            "LEFT JOIN tasks AS t ON t.list_id = l.id "
+            "LEFT JOIN task_counts AS c"
+            " ON c.user_id = l.user_id AND c.list_id = l.id AND c.tag = '' "
+            "WHERE l.user_id = %s GROUP BY l.id, c.tasks",
+            (measured[-1],),
+        ).fetchall()
+        orders = conn.execute(
+            "SELECT bool_and(by_position = by_created) FROM ("
+            " SELECT array_agg(id ORDER BY position) AS by_position,"
+            "        array_agg(id ORDER BY created_at DESC, id DESC) AS by_created"
+            " FROM tasks WHERE user_id = %s GROUP BY list_id) AS per_list",
+            (measured[-1],),
+        ).fetchone()
+        others = conn.execute(
+            "SELECT count(*) FROM lists WHERE user_id <> %s AND NOT is_default", (measured[-1],)
+        ).fetchone()
+    assert len(lists) == 200
+    # 1,000 tasks drawn at random over 200 lists: about 5 in each, and the kept counts agree.
+    assert all(count == kept for _, count, kept in lists if count)
+    assert sum(count for _, count, _ in lists) == 1_000 and max(c for _, c, _ in lists) < 25
+    assert orders == (True,)  # each list: newest on top
+    assert others == (0,)  # everyone else has their Inbox alone

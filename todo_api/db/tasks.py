@@ -67,7 +67,8 @@ class SortKey:
 
 
 # The sort orders of GET /api/{user_id}/tasks; each has an index starting (user_id, key, ...),
-# and position one starting (user_id, list_id, position) as well, for a named list.
+# and position and created (the default) one starting (user_id, list_id, key) as well, for a
+# named list (migrations/0007, 0015); within a list the others walk the user's index.
 SORTS: Final = {
     "created": SortKey("created_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
     "updated": SortKey("updated_at", KeyType.TIMESTAMP, "timestamptz", "desc"),
