@@ -5,12 +5,14 @@ embedded one), seeds users with 50 tasks each, starts `todo-api serve` as a sepa
 a user would (1 worker, then 2) and the two floor apps beside it (bench/plain.py: the least
 the route could do; bench/floor.py: the service's own statements), drives each workload from
 wrk (or the Python load generator) over loopback, and prints one table; then the cost of METRICS=on
-against METRICS=off, and the later stages. The figures also go to bench/results/<time>.json.
+against METRICS=off, the task workloads with and without idle event streams open, and the
+later stages. The figures also go to bench/results/<time>.json.
 It exits 1 when a request failed or got another status than its workload expects."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -56,6 +58,10 @@ LOGIN_CLIENTS = 8
 TASKS_PER_USER = 50
 # The workloads measured with METRICS=on against METRICS=off.
 METRICS_WORKLOADS = ["list", "get", "create", "sync"]
+# The task workloads measured with and without idle event streams open (IDLE_STREAMS for each
+# seeded user, read by the benchmark and sent nothing but the users' own changes and pings).
+IDLE_STREAM_WORKLOADS = ["create", "toggle", "list", "get"]
+IDLE_STREAMS = 10
 
 # A stage run after the workload tables: given the PostgreSQL server's URL, a scratch folder
 # and whether this is a quick (smoke) run, it returns what goes into the results under its name
@@ -337,6 +343,53 @@ def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) ->
     return result
 
 
+def idle_streams_cost(
+    bench: Bench, app_env: dict[str, str], workloads: list[str]
+) -> dict[str, Any]:
+    """The workloads at 1 worker without streams and with IDLE_STREAMS open for each seeded
+    user, on one server, alternating without/with/without/with (once each in a quick run) so
+    drift hits both alike; and the share of one core the benchmark's own reading of the streams
+    took meanwhile (on this machine, taken from the server and the load generator)."""
+    settings = ["without", "with"] if bench.args.quick else ["without", "with"] * 2
+    runs: dict[str, dict[str, list[float]]] = {w: {"without": [], "with": []} for w in workloads}
+    env = {**app_env, **events.MANY_STREAMS, "EVENTS_MAX_STREAMS": str(IDLE_STREAMS)}
+    users = [(u.id, u.token) for u in bench.users]
+    streams, reading_s, elapsed_s = 0, 0.0, 0.0
+    with serving(app_command(1), env) as app:
+        for setting in settings:
+            with contextlib.ExitStack() as opened:
+                open_ones = (
+                    opened.enter_context(events.idle_streams(app, users, IDLE_STREAMS))
+                    if setting == "with"
+                    else None
+                )
+                started, cpu = time.monotonic(), open_ones.cpu_seconds() if open_ones else 0.0
+                for workload in workloads:
+                    figures = bench.measure(app, f"todo-api {setting} streams", workload, 1)
+                    runs[workload][setting].append(figures.requests_per_s)
+                    done = f"{figures.requests_per_s:,.0f} req/s"
+                    print(f"  {setting} idle streams {workload}: {done}", flush=True)
+                if open_ones:
+                    streams = open_ones.count
+                    reading_s += open_ones.cpu_seconds() - cpu
+                    elapsed_s += time.monotonic() - started
+    result: dict[str, Any] = {
+        "streams": streams,
+        "streams_each": IDLE_STREAMS,
+        "reader_cpu_share": reading_s / elapsed_s if elapsed_s else 0.0,
+    }
+    for workload, by_setting in runs.items():
+        without = statistics.mean(by_setting["without"])
+        with_ = statistics.mean(by_setting["with"])
+        result[workload] = {
+            "without_req_s": without,
+            "with_req_s": with_,
+            "with_without": with_ / without,
+            **by_setting,
+        }
+    return result
+
+
 def table(rows: list[Figures]) -> str:
     """One line per workload of the service: its figures, then each floor's throughput and the
     ratio to it (the plain floor: the least the route could do; the same-SQL floor: the service's
@@ -370,6 +423,18 @@ def metrics_table(cost: dict[str, Any]) -> str:
         lines.append(
             f"| {workload} | {c['off_req_s']:,.0f} | {c['on_req_s']:,.0f} | {c['on_off']:.3f} |"
         )
+    return "\n".join(lines)
+
+
+def idle_streams_table(cost: dict[str, Any]) -> str:
+    lines = ["| workload | no streams req/s | with streams req/s | with / without |"]
+    lines.append("|" + " ---: |" * 4)
+    for workload, c in cost.items():
+        if isinstance(c, dict):
+            lines.append(
+                f"| {workload} | {c['without_req_s']:,.0f} | {c['with_req_s']:,.0f} "
+                f"| {c['with_without']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -440,6 +505,7 @@ def main() -> int:
     rows: list[Figures] = []
     contention: dict[str, Any] = {}
     cost: dict[str, Any] = {}
+    idle: dict[str, Any] = {}
     stages: dict[str, Any] = {}
     broken: list[str] = []
     with (
@@ -484,6 +550,8 @@ def main() -> int:
                 if workers == 1:
                     measured = [w for w in METRICS_WORKLOADS if w in workloads]
                     cost = metrics_cost(bench, app_env, measured) if measured else {}
+                    measured = [w for w in IDLE_STREAM_WORKLOADS if w in workloads]
+                    idle = idle_streams_cost(bench, app_env, measured) if measured else {}
         except Exception as exc:
             broken.append(f"the load runs stopped: {type(exc).__name__}: {exc}")
             print(f"FAILED: {broken[-1]}", file=sys.stderr, flush=True)
@@ -505,6 +573,13 @@ def main() -> int:
     if cost:
         print("\nMETRICS=on against METRICS=off, 1 worker, each on a fresh server:\n")
         print(metrics_table(cost))
+    if idle:
+        print(
+            f"\nWith {idle['streams_each']} idle event streams open for each seeded user "
+            f"({idle['streams']} in all) against none, 1 worker, one server (reading them took "
+            f"{idle['reader_cpu_share']:.0%} of a core of this machine meanwhile):\n"
+        )
+        print(idle_streams_table(idle))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
@@ -518,6 +593,7 @@ def main() -> int:
         "rows": [asdict(r) for r in rows],
         "login_contention": contention,
         "metrics_cost": cost,
+        "idle_streams": idle,
         "stages": stages,
     }
     out = RESULTS / f"{stamp}.json"

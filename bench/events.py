@@ -12,12 +12,14 @@ On a fresh database and one `todo-api serve` (2 workers by default), it measures
   one fired.
 The streams are read by raw asyncio connections (one per stream, HTTP/1.1 with the `Authorization`
 header, as an app's fetch-based reader does), so 1,000 of them cost the benchmark little.
-`run(server_url, folder, quick)` is what `python -m bench` calls."""
+`run(server_url, folder, quick)` is what `python -m bench` calls; `idle_streams` is what its
+workload pass uses to run the task workloads with and without streams open (bench/__main__.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -25,7 +27,9 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,8 @@ FULL = {"users": 100, "streams_each": 10, "writes": 400, "write_rate": 20.0, "re
 QUICK = {"users": 10, "streams_each": 10, "writes": 40, "write_rate": 20.0, "reminders": 1_000}
 WORKER_MIN_MB = 30  # smaller: a helper process of uvicorn's (its multiprocessing tracker)
 _MARK = re.compile(rb'"title":"lat-(\d+)"')
+# What a server needs to hold many streams from the benchmark's one address.
+MANY_STREAMS = {"LIMIT_CONCURRENCY": "5000", "MAX_CONNECTIONS_PER_ADDRESS": "5000"}
 
 
 def rss_mb(server: Server) -> list[float]:
@@ -89,6 +95,62 @@ class Reader:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+class IdleStreams:
+    """Streams held open by `idle_streams`: how many, and the CPU time their reading took (the
+    benchmark's own, on the same machine as the server: a share of what the workloads lose)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop = loop
+        self.count = count
+
+    def cpu_seconds(self) -> float:
+        """The CPU time of the thread reading the streams, so far."""
+
+        async def thread_time() -> float:
+            return time.thread_time()
+
+        return asyncio.run_coroutine_threadsafe(thread_time(), self.loop).result()
+
+
+@contextlib.contextmanager
+def idle_streams(server: Server, users: list[tuple[str, str]], each: int) -> Iterator[IdleStreams]:
+    """`each` streams open for every (user id, token) while the block runs, read in a thread of
+    their own (what arrives, the events of the users' own writes and the pings, is thrown away,
+    as an app would apply it). The server needs MANY_STREAMS and at least `each` for
+    EVENTS_MAX_STREAMS."""
+    loop = asyncio.new_event_loop()
+    readers = [Reader(server.port, u, t, {}) for u, t in users for _ in range(each)]
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        tasks.extend(asyncio.create_task(r.run()) for r in readers)
+        async with asyncio.timeout(60):
+            while not all(r.opened.is_set() for r in readers):
+                for task in tasks:
+                    if task.done():
+                        task.result()  # a refused stream: raised here
+                        raise RuntimeError("a stream ended as it opened")
+                await asyncio.sleep(0.05)
+
+    async def stop() -> None:
+        for reader in readers:
+            reader.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(start(), loop).result()
+        yield IdleStreams(loop, len(readers))
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
 
 async def register(http: httpx.AsyncClient, n: int) -> tuple[str, str]:
@@ -230,9 +292,7 @@ def run(server_url: str, folder: Path, quick: bool, workers: int = 2) -> dict[st
             "BCRYPT_ROUNDS": "4",
             "LOG_LEVEL": "warning",
             "EVENTS_MAX_STREAMS": str(mode["streams_each"]),
-            # 1,000 streams from one address on one worker: above the defaults of both.
-            "LIMIT_CONCURRENCY": "5000",
-            "MAX_CONNECTIONS_PER_ADDRESS": "5000",
+            **MANY_STREAMS,  # 1,000 streams from one address on one worker
         }
         server = Server([*TODO_API, "--workers", str(workers)], env)
         try:

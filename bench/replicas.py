@@ -1,10 +1,13 @@
 """The replica check: `python -m bench.replicas [--quick]` (README, Architecture).
 
 Three `todo-api serve` processes (1 worker each) on one fresh, migrated database, behind
-Debian's nginx on loopback as a load balancer would be in production (round robin, keepalive),
-and the pytest suite run through it (tests/conftest.py, remote mode): every HTTP-level test goes
-to whichever replica nginx picks, and tests/test_replicas.py talks to each replica directly.
-Passes when the suite passes and every replica served a fair share of the balancer's requests.
+Debian's nginx on loopback as a load balancer would be in production (round robin, keepalive,
+no buffering: event streams pass each event on at once), and the pytest suite run through it
+(tests/conftest.py, remote mode): every HTTP-level test goes to whichever replica nginx picks,
+and tests/test_replicas.py (with the event, reminder and webhook tests) talks to each replica
+directly. A replica killed by SIGKILL (as tests do, while reminders fall due or a delivery is
+under way) is restarted on its port, as an orchestrator would. Passes when the suite passes,
+every replica served a fair share of the balancer's requests and none is down at the end.
 
 `run(server_url, folder, quick)` is what `python -m bench` calls: server_url is the PostgreSQL
 server to make the database on, folder a scratch folder; it returns the figures."""
@@ -15,9 +18,11 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -47,6 +52,25 @@ QUICK_TESTS = [
     "tests/test_idempotency.py",
     "tests/test_conditional.py",
     "tests/test_sync.py",
+    # Streams read through the balancer while writes go to other replicas, reminders fired by
+    # three racing processes, webhook attempts claimed across them, and a replica killed
+    # (SIGKILL, then restarted) while reminders fall due and in the middle of a delivery. The
+    # slowest (over a minute each) run in the full check only.
+    "tests/test_events.py",
+    "--deselect=tests/test_events.py::test_a_shutdown_is_not_held_up_by_open_streams",
+    "tests/test_events_concurrency.py",
+    "tests/test_reminder_firing.py",
+    "--deselect=tests/test_reminder_firing.py::test_processes_killed_again_and_again",
+    "--deselect=tests/test_reminder_firing.py::test_a_recurring_tasks_before_reminder",
+    *(
+        f"tests/test_webhooks.py::{name}"
+        for name in (
+            "test_each_task_event_is_delivered_signed_with_the_task_as_the_api_shows_it",
+            "test_each_attempt_is_made_once_whichever_process_claims_it",
+            "test_a_replica_killed_in_the_middle_of_a_delivery_loses_no_event",
+            "test_failed_attempts_are_retried_until_one_succeeds",
+        )
+    ),
 ]
 # A replica serving less than this share of what a fair round robin gives it fails the check.
 FAIR_SHARE = 0.5
@@ -142,18 +166,51 @@ def replica_env(database_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def replicas(database_url: str, folder: Path) -> Iterator[list[Server]]:
-    started: list[Server] = []
-    try:
-        for n in range(REPLICAS):
-            started.append(Server(TODO_API, replica_env(database_url, folder / f"replica{n}")))
-        for server in started:
+class Replicas:
+    """The replicas, kept running as an orchestrator's restart policy keeps containers: one
+    killed outright (SIGKILL: the OOM killer, a node lost, a test killing one while reminders
+    fall due or a webhook delivery is under way) is started again on its own port, and
+    counted; one that exits any other way (a crash, a refused start) stays down."""
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        self.envs = [replica_env(database_url, folder / f"replica{n}") for n in range(REPLICAS)]
+        self.servers: list[Server] = []
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self.servers = [Server(TODO_API, env) for env in self.envs]
+        for server in self.servers:
             server.wait_until_up()
-        yield started
-    finally:
-        for server in started:
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            for n, server in enumerate(self.servers):
+                if server.proc.poll() == -signal.SIGKILL:
+                    again = Server(TODO_API, self.envs[n], port=server.port)
+                    self.servers[n] = again
+                    self.restarts += 1
+                    with contextlib.suppress(AssertionError):
+                        again.wait_until_up()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        for server in self.servers:
             server.kill()
+
+
+@contextlib.contextmanager
+def replicas(database_url: str, folder: Path) -> Iterator[Replicas]:
+    running = Replicas(database_url, folder)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
 
 
 def shares(access_log: Path, replicas: list[Server]) -> dict[str, int]:
@@ -190,9 +247,10 @@ def run(
     with fresh_database(server_url, prefix="todo_replicas") as database_url:
         apply_migrations(database_url)
         with (
-            replicas(database_url, folder) as servers,
-            balancer(folder / "nginx", servers) as url,
+            replicas(database_url, folder) as running,
+            balancer(folder / "nginx", running.servers) as url,
         ):
+            servers = running.servers
             report = folder / "pytest.xml"
             env = {
                 **os.environ,
@@ -208,7 +266,8 @@ def run(
                 env=env,
                 check=False,
             )
-            down = [s.base for s in servers if s.proc.poll() is not None]
+            down = [s.base for s in running.servers if s.proc.poll() is not None]
+            restarts = running.restarts
         requests = shares(folder / "nginx" / "access.log", servers)
     total = sum(requests.values())
     fair = total > 0 and min(requests.values()) >= FAIR_SHARE * total / len(servers)
@@ -222,6 +281,7 @@ def run(
         "requests_per_replica": requests,
         "fair_share": fair,
         "replicas_down": down,
+        "replicas_restarted": restarts,
         "seconds": round(time.monotonic() - started, 1),
         "ok": suite.returncode == 0 and fair and not down,
     }

@@ -1,6 +1,11 @@
 """GET /api/{user_id}/events against a real server process, read by a real HTTP client: task
 events with their sync tokens, resuming without a gap, heartbeats, tickets for EventSource, the
-per-user limit, streams that end with their session, and a shutdown no stream holds up."""
+per-user limit, streams that end with their session, and a shutdown no stream holds up.
+
+In remote mode (`python -m bench.replicas`) the streams are read through the balancer in front
+of the replicas, so a stream and the writes its events come from are served by different
+replicas; they run the suite's settings (todo_api.testing.TEST_SETTINGS), as the server started
+here does."""
 
 from __future__ import annotations
 
@@ -15,45 +20,59 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET, User, assert_problem, create_task, register
+from tests.conftest import (
+    SERVICE_URL,
+    TEST_SECRET,
+    User,
+    assert_problem,
+    create_task,
+    register,
+)
 from tests.sse import Stream, open_stream
 from todo_api.sync_tokens import FeedPosition, SyncTokens
-from todo_api.testing import TODO_API, Server
+from todo_api.testing import TEST_SETTINGS, TODO_API, Server
 
 pytestmark = pytest.mark.anyio
 
-HEARTBEAT = 1.0
-MAX_STREAMS = 3
+HEARTBEAT = float(TEST_SETTINGS["EVENTS_HEARTBEAT_SECONDS"])
+MAX_STREAMS = int(TEST_SETTINGS["EVENTS_MAX_STREAMS"])
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The suite's settings (heartbeat, stream limit, webhooks to loopback), on this database."""
     return {
+        **TEST_SETTINGS,
         "DATABASE_URL": database_url,
-        "JWT_SECRET": TEST_SECRET,
         "MIGRATE_ON_START": "false",
         "LOG_LEVEL": "warning",
-        "EVENTS_HEARTBEAT_SECONDS": str(HEARTBEAT),
-        "EVENTS_MAX_STREAMS": str(MAX_STREAMS),
-        # Webhook receivers on loopback (tests/test_reminder_firing.py).
-        "WEBHOOK_ALLOW_HTTP": "true",
-        "WEBHOOK_ALLOW_PRIVATE": "true",
         **extra,
     }
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[Server]:
+@contextlib.contextmanager
+def one_worker_or_balancer(database_url: str) -> Iterator[str]:
+    """The base URL the tests' clients use: the balancer in remote mode, else a server process
+    of its own (one worker) on the suite's database, until the block ends."""
+    if SERVICE_URL:
+        yield SERVICE_URL
+        return
     started = Server(TODO_API, server_env(database_url))
     try:
         started.wait_until_up()
-        yield started
+        yield started.base
     finally:
         started.kill()
 
 
+@pytest.fixture(scope="module")
+def service(database_url: str) -> Iterator[str]:
+    with one_worker_or_balancer(database_url) as base:
+        yield base
+
+
 @pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
+async def http(service: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=service, timeout=30) as client:
         yield client
 
 

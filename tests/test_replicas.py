@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import os
 import random
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import (
@@ -30,14 +32,44 @@ from tests.test_sync import server_tasks, sync
 from todo_api.settings import Settings
 
 REPLICA_URLS = [url for url in os.environ.get("TEST_REPLICA_URLS", "").split(",") if url]
+# Replicas killed here come back: `python -m bench.replicas` restarts one killed by SIGKILL.
+needs_replicas = pytest.mark.skipif(
+    len(REPLICA_URLS) < 2,
+    reason="needs replicas: TEST_REPLICA_URLS (`python -m bench.replicas` sets it)",
+)
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(
-        len(REPLICA_URLS) < 2,
-        reason="needs replicas: TEST_REPLICA_URLS (`python -m bench.replicas` sets it)",
-    ),
-]
+
+def replica_pid(owning: Callable[[Any], bool]) -> int:
+    """The process of `python -m bench.replicas`'s replica with a TCP connection (or listening
+    socket) for which `owning(connection)` holds."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.pid and owning(conn):
+            return conn.pid
+    raise AssertionError("no process has such a connection")
+
+
+async def kill_and_await_restart(pid: int) -> None:
+    """SIGKILL the replica whose process (or one of whose workers) is `pid`, as the OOM killer
+    would, and wait until it is back up."""
+    process = psutil.Process(pid)
+    ports = {c.laddr.port for c in process.net_connections(kind="tcp") if c.status == "LISTEN"}
+    url = next(u for u in REPLICA_URLS if httpx.URL(u).port in ports)
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
+    async with httpx.AsyncClient(base_url=url, timeout=2) as replica:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                if (await replica.get("/health")).status_code == 200 and not process.is_running():
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not come back after a SIGKILL")
+
+
+def listening_on(url: str) -> Callable[[Any], bool]:
+    port = httpx.URL(url).port
+    return lambda conn: conn.status == "LISTEN" and conn.laddr.port == port
+
+
+pytestmark = [pytest.mark.anyio, needs_replicas]
 RUNS = 3
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import User, assert_problem, create_task, register
+from tests.test_replicas import kill_and_await_restart, needs_replicas, replica_pid
 from tests.webhook_receiver import Answer, Receiver, receiving
 from todo_api.models.webhooks import WebhookCreate
 
@@ -357,6 +359,50 @@ async def test_an_inactive_webhook_gets_no_event_of_a_change_made_meanwhile(
         await receiver.wait_for(1)
         await asyncio.sleep(1.5)
     assert [r.json["data"]["task"]["title"] for r in receiver.received] == ["seen"]
+
+
+async def test_each_attempt_is_made_once_whichever_process_claims_it(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """Bursts of writes, each event claimed by one of the processes serving (the replicas'
+    workers, in remote mode): every event arrives once, in one attempt."""
+    with receiving(answer=lambda n, path: Answer(200, delay=0.05)) as receiver:
+        webhook = await add_webhook(client, user, receiver.url(), ["task.created"])
+        receiver.secrets = [webhook["secret"]]
+        for _ in range(3):
+            await asyncio.gather(*(create_task(client, user) for _ in range(10)))
+            await asyncio.sleep(0.5)
+        log = await settled(client, user, webhook["id"], 30)
+        await asyncio.sleep(1.5)  # any second attempt would arrive by now
+    assert len(receiver.received) == 30 and all(r.verified for r in receiver.received)
+    assert {r.id for r in receiver.received} == {d["id"] for d in log}
+    assert [(d["status"], d["attempts"]) for d in log] == [("delivered", 1)] * 30
+
+
+@needs_replicas
+async def test_a_replica_killed_in_the_middle_of_a_delivery_loses_no_event(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """The replica sending the first event is killed (SIGKILL) while the receiver holds it;
+    its claim expires and another replica sends it again, with the same id."""
+    held = threading.Event()
+    answer = lambda n, path: Answer(hold=held) if n == 0 else Answer(200)  # noqa: E731
+    with receiving(answer=answer) as receiver:
+        webhook = await add_webhook(client, user, receiver.url(), ["task.created"])
+        receiver.secrets = [webhook["secret"]]
+        created = [(await create_task(client, user, title=f"t{n}"))["id"] for n in range(6)]
+        (in_flight, *_) = await receiver.wait_for(1)
+        sender = replica_pid(lambda conn: conn.laddr.port == in_flight.peer_port)
+        await kill_and_await_restart(sender)
+        held.set()
+        log = await settled(client, user, webhook["id"], 6, within=30)
+        got = receiver.received
+    assert {(d["status"]) for d in log} == {"delivered"}
+    assert all(r.verified for r in got)
+    assert {r.json["data"]["task"]["id"] for r in got} == set(created)  # none lost
+    ids = [r.id for r in got]
+    assert ids.count(in_flight.id) >= 2  # the interrupted one was sent again, with the same id
+    assert set(ids) == {d["id"] for d in log}
 
 
 async def test_failed_attempts_are_retried_until_one_succeeds(

@@ -39,6 +39,7 @@ class Received:
     body: bytes
     verified: bool | None  # None: no secret to check with
     at: float
+    peer_port: int  # the sender's end of the connection (which process sent it)
 
     @property
     def json(self) -> Any:
@@ -87,6 +88,7 @@ class Receiver:
                             body,
                             receiver._verify(body, headers),
                             time.monotonic(),
+                            self.client_address[1],
                         )
                     )
                 receiver.arrived.set()

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import random
 import uuid
+from dataclasses import dataclass
 from typing import Any, Final
 
 from starlette.responses import Response
@@ -154,8 +155,8 @@ class EventStream(Response):
         while True:
             position = self.position
 
-            async def read(position: FeedPosition = position) -> sync.ChangePage:
-                return await sync.changes_after(
+            async def read(position: FeedPosition = position) -> _Chunk:
+                page = await sync.changes_after(
                     svc.db,
                     caller,
                     change_seq=position.change_seq,
@@ -163,20 +164,17 @@ class EventStream(Response):
                     limit=SYNC_LIMIT_DEFAULT,
                     history_days=svc.settings.sync_history_days,
                 )
+                return _render(svc, caller, page, position)
 
-            page = await self._shared(("feed", caller, position), read)
-            if page.owner is not UserStatus.ACTIVE:
+            chunk = await self._shared(("feed", caller, position), read)
+            if chunk.owner is not UserStatus.ACTIVE:
                 raise StreamEnded
-            if not page.rows:
+            if not chunk.body:
                 return any_sent
-            chunk = []
-            for row in page.rows:
-                self.position = FeedPosition(row["change_seq"], row["id"])
-                token = svc.sync_tokens.encode(caller.user_id, self.position)
-                chunk.append(change_event(row, token))
-            await send({"type": "http.response.body", "body": b"".join(chunk), "more_body": True})
+            self.position = chunk.position
+            await send({"type": "http.response.body", "body": chunk.body, "more_body": True})
             any_sent = True
-            if not page.more:
+            if not chunk.more:
                 return any_sent
 
     async def _send_reminders(self, send: Send) -> bool:
@@ -205,6 +203,27 @@ class EventStream(Response):
             return await self.hub.shared(key, read)
         except DatabaseUnavailable:
             raise StreamEnded from None
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A page of the feed as events: rendered once, by the read the streams of one caller at
+    one position share (each of a user's streams sends the same bytes)."""
+
+    owner: UserStatus
+    body: bytes  # empty: nothing after the position
+    position: FeedPosition  # that of the page's last change
+    more: bool
+
+
+def _render(svc: Services, caller: Caller, page: sync.ChangePage, after: FeedPosition) -> _Chunk:
+    events_out = []
+    position = after
+    for row in page.rows:
+        position = FeedPosition(row["change_seq"], row["id"])
+        token = svc.sync_tokens.encode(caller.user_id, position)
+        events_out.append(change_event(row, token))
+    return _Chunk(page.owner, b"".join(events_out), position, page.more)
 
 
 async def _watch_disconnect(receive: Receive, listener: Listener) -> None:

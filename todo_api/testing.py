@@ -72,6 +72,9 @@ TEST_SETTINGS = {
     "WEBHOOK_ALLOW_PRIVATE": "true",
     "WEBHOOK_TIMEOUT_SECONDS": "2",
     "WEBHOOK_RETRY_SECONDS": "0.3,0.3",
+    # Event streams (tests/test_events.py): a ping every second, at most 3 streams a user.
+    "EVENTS_HEARTBEAT_SECONDS": "1",
+    "EVENTS_MAX_STREAMS": "3",
 }
 
 
