@@ -29,6 +29,16 @@ UPDATE tasks AS t SET
     , occurrence = CASE WHEN :set_schedule::boolean THEN :occurrence::integer ELSE t.occurrence END
     , last_completed_at = CASE WHEN :advanced::boolean THEN now() ELSE t.last_completed_at END
     , reminders = CASE WHEN :set_schedule::boolean THEN :reminders::jsonb ELSE t.reminders END
+    -- The series' next occurrences planned ahead with the schedule (migrations/0014); a due
+    -- date set without a plan forgets them (its completion is then planned again).
+    , ahead_dates = CASE WHEN :set_schedule::boolean THEN :ahead_dates::text[]::date[]
+                         WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_dates END
+    , ahead_due_at = CASE WHEN :set_schedule::boolean THEN :ahead_due_at::timestamptz[]
+                          WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_due_at END
+    , ahead_zone = CASE WHEN :set_schedule::boolean THEN :ahead_zone::text
+                        WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_zone END
+    , ahead_ends = CASE WHEN :set_schedule::boolean THEN :ahead_ends::boolean
+                        WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_ends END
 WHERE t.id = :task_id AND t.user_id = :user_id AND {{if_match}}
   AND CASE WHEN :set_schedule::boolean THEN t.version = :based_on::integer
            ELSE NOT (t.recurrence IS NOT NULL AND NOT t.completed AND COALESCE(:completed::boolean, false)) END

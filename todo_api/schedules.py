@@ -2,11 +2,14 @@
 gives and the task as it stands: for every writer of tasks (routes/tasks.py, routes/auth.py
 for a new zone, and any other adapter of the task operations, such as MCP tools).
 
-A write that changes a schedule, or completes a pending recurring task, reads the task (with
-its owner's zone), plans the result (todo_api/models/time.py) and writes it with one statement
-that holds only if the task is still at the version it was planned from and the owner's zone
-is still the one used: so it is one atomic change, and a write that lost a race is planned
-again from what won (an If-Match then fails as it should: one winner)."""
+A write that changes a schedule, or completes a pending recurring task with no occurrence
+planned ahead, reads the task (with its owner's zone), plans the result
+(todo_api/models/time.py) and writes it with one statement that holds only if the task is
+still at the version it was planned from and the owner's zone is still the one used: so it is
+one atomic change, and a write that lost a race is planned again from what won (an If-Match
+then fails as it should: one winner). Each such write also plans the series' next occurrences
+ahead (`series_ahead`), which later completions advance to in their own statement
+(sql/task_set_completed.sql) without coming here."""
 
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ def refused(exc: Refused) -> Problem:
 def stored(planned: Planned, owner_zone: str | None, based_on: int | None) -> tasks.Schedule:
     """The planned schedule as the task statements store it."""
     s = planned.schedule
+    ahead = planned.ahead
     return tasks.Schedule(
         due_time=s.due_time,
         time_zone=s.time_zone,
@@ -56,6 +60,10 @@ def stored(planned: Planned, owner_zone: str | None, based_on: int | None) -> ta
         owner_zone=owner_zone,
         based_on=based_on,
         advanced=planned.advanced,
+        ahead_dates=None if ahead is None else ahead.dates,
+        ahead_due_at=None if ahead is None else ahead.due_ats,
+        ahead_zone=None if ahead is None else ahead.zone,
+        ahead_ends=None if ahead is None else ahead.ends,
     )
 
 
