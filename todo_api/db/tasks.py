@@ -175,6 +175,9 @@ class Schedule:
     ahead_due_at: Sequence[datetime | None] | None = None
     ahead_zone: str | None = None
     ahead_ends: bool | None = None
+    # Planned without reading the row (based_on None), as a task without a schedule: the
+    # schedule fields the write gave; the others must be as such a task has them.
+    given: Sequence[str] | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -195,6 +198,7 @@ class Schedule:
             "ahead_due_at": due_ats,
             "ahead_zone": self.ahead_zone,
             "ahead_ends": self.ahead_ends,
+            "given": None if self.given is None else list(self.given),
         }
 
 
