@@ -49,6 +49,7 @@ from todo_api.auth.personal import new_personal_token
 from todo_api.auth.tokens import issue_token, new_refresh_token
 from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
+from todo_api.models.time import Schedule, series_ahead
 from todo_api.sync_tokens import FeedPosition, SyncTokens
 from todo_api.testing import ROOT, Server, fresh_database, throwaway_server
 
@@ -165,13 +166,22 @@ def restore_seed(url: str) -> None:
 
 
 def make_recurring(url: str) -> None:
-    """Every seeded task pending, due and recurring daily: each completion advances it."""
+    """Every seeded task pending, due and recurring daily: each completion advances it. Each
+    with its next occurrences planned ahead, as the API plans them when it writes a schedule
+    (a task made so through the API; migrations/0014)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """UPDATE tasks SET completed = false, completed_at = NULL,
                                 due_date = COALESCE(due_date, current_date),
                                 recurrence = 'FREQ=DAILY'"""
         )
+        for (day,) in conn.execute("SELECT DISTINCT due_date FROM tasks").fetchall():
+            ahead = series_ahead(Schedule(due_date=day, recurrence="FREQ=DAILY"), "UTC")
+            assert ahead is not None
+            conn.execute(
+                "UPDATE tasks SET ahead_dates = %s, ahead_ends = %s WHERE due_date = %s",
+                (ahead.dates, ahead.ends, day),
+            )
         conn.execute("ANALYZE tasks")
 
 

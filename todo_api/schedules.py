@@ -2,11 +2,14 @@
 gives and the task as it stands: for every writer of tasks (routes/tasks.py, routes/auth.py
 for a new zone, and any other adapter of the task operations, such as MCP tools).
 
-A write that changes a schedule, or completes a pending recurring task, reads the task (with
-its owner's zone), plans the result (todo_api/models/time.py) and writes it with one statement
-that holds only if the task is still at the version it was planned from and the owner's zone
-is still the one used: so it is one atomic change, and a write that lost a race is planned
-again from what won (an If-Match then fails as it should: one winner)."""
+A write that changes a schedule, or completes a pending recurring task with no occurrence
+planned ahead, reads the task (with its owner's zone), plans the result
+(todo_api/models/time.py) and writes it with one statement that holds only if the task is
+still at the version it was planned from and the owner's zone is still the one used: so it is
+one atomic change, and a write that lost a race is planned again from what won (an If-Match
+then fails as it should: one winner). Each such write also plans the series' next occurrences
+ahead (`series_ahead`), which later completions advance to in their own statement
+(sql/task_set_completed.sql) without coming here."""
 
 from __future__ import annotations
 
@@ -42,9 +45,16 @@ def refused(exc: Refused) -> Problem:
     return Problem(422, f"Invalid request body: {exc.field}: {exc.message}", errors=[error])
 
 
-def stored(planned: Planned, owner_zone: str | None, based_on: int | None) -> tasks.Schedule:
-    """The planned schedule as the task statements store it."""
+def stored(
+    planned: Planned,
+    owner_zone: str | None,
+    based_on: int | None,
+    given: tuple[str, ...] | None = None,
+) -> tasks.Schedule:
+    """The planned schedule as the task statements store it (planned from the row at version
+    `based_on`; or, with `given`, from a task without a schedule, the fields `given` aside)."""
     s = planned.schedule
+    ahead = planned.ahead
     return tasks.Schedule(
         due_time=s.due_time,
         time_zone=s.time_zone,
@@ -56,6 +66,11 @@ def stored(planned: Planned, owner_zone: str | None, based_on: int | None) -> ta
         owner_zone=owner_zone,
         based_on=based_on,
         advanced=planned.advanced,
+        ahead_dates=None if ahead is None else ahead.dates,
+        ahead_due_at=None if ahead is None else ahead.due_ats,
+        ahead_zone=None if ahead is None else ahead.zone,
+        ahead_ends=None if ahead is None else ahead.ends,
+        given=given,
     )
 
 
@@ -132,9 +147,15 @@ async def rewrite(
     or If-Match does not hold."""
     given = given_schedule(changes)
     plain = {k: v for k, v in changes.items() if k not in SCHEDULE_FIELDS and k != "completed"}
+    if current is None and not flip:
+        row = await _write_unread(db, caller, task_id, given, plain, completed, if_match)
+        if row is not None:
+            return row
     for _ in range(MAX_PLANS):
         if current is None:
             current = await tasks.get_task(db, caller, task_id)
+            if current is not None:
+                seen_zone(caller.user_id, current["owner_time_zone"])
         if current is None or (if_match is not None and current["version"] not in if_match):
             return None
         target = current["completed"] if completed is None else completed
@@ -165,6 +186,48 @@ async def rewrite(
             return row
         current = None  # it changed meanwhile: read it again
     raise Problem(503, "The task changed too often to be written; try again")
+
+
+async def _write_unread(
+    db: Runner,
+    caller: Caller,
+    task_id: int,
+    given: dict[str, Any],
+    plain: dict[str, Any],
+    completed: bool | None,
+    if_match: list[int] | None,
+) -> asyncpg.Record | None:
+    """The write of `rewrite` without reading the task first, as the common schedule change
+    (a due date, time or reminders set on a task that does not recur) can be: planned as if the
+    task had no schedule, in the owner's zone last seen, and written only if the schedule fields
+    the request did not give are indeed as such a task has them and the zone is still the
+    owner's (sql/task_update.sql), so the result is what planning from the task read would
+    give. None when that does not hold, or the plan needs more (a recurrence; an unknown zone;
+    a refusal, which the task read may not confirm): then the task is read and planned."""
+    zone = guessed_zone(caller.user_id)
+    if zone is None or not given or given.get("recurrence") is not None:
+        return None
+    try:
+        planned = plan(
+            Schedule(),
+            given,
+            was_completed=False,  # without a recurrence, completion plans nothing
+            completed=False,
+            owner_zone=zone,
+            now=datetime.now(UTC),
+        )
+    except Refused:
+        return None
+    return await tasks.update_task(
+        db,
+        caller,
+        task_id,
+        **plain,
+        completed=completed,
+        due_date=planned.schedule.due_date,
+        schedule=stored(planned, zone, None, tuple(given)),
+        if_match=if_match,
+    )
 
 
 async def rezone(db: Runner, caller: Caller, zone: str) -> None:

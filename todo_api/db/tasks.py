@@ -171,9 +171,19 @@ class Schedule:
     owner_zone: str | None = None
     based_on: int | None = None
     advanced: bool = False
+    # The series' next occurrences planned ahead (migrations/0014; None: none planned).
+    ahead_dates: Sequence[date] | None = None
+    ahead_due_at: Sequence[datetime | None] | None = None
+    ahead_zone: str | None = None
+    ahead_ends: bool | None = None
+    # Planned without reading the row (based_on None), as a task without a schedule: the
+    # schedule fields the write gave; the others must be as such a task has them.
+    given: Sequence[str] | None = None
 
     @property
     def params(self) -> dict[str, Any]:
+        dates = None if self.ahead_dates is None else [_day(d) for d in self.ahead_dates]
+        due_ats = None if self.ahead_due_at is None else list(self.ahead_due_at)
         return {
             "due_time": self.due_time,
             "time_zone": self.time_zone,
@@ -185,6 +195,11 @@ class Schedule:
             "owner_zone": self.owner_zone,
             "based_on": self.based_on,
             "advanced": self.advanced,
+            "ahead_dates": dates,
+            "ahead_due_at": due_ats,
+            "ahead_zone": self.ahead_zone,
+            "ahead_ends": self.ahead_ends,
+            "given": None if self.given is None else list(self.given),
         }
 
 
@@ -400,13 +415,15 @@ async def set_completed(
     *,
     if_match: Sequence[int] | None = None,
 ) -> asyncpg.Record | None:
-    """Set completed, or flip it when `completed` is None (a flip is not safe to repeat). A
-    pending recurring task that this would complete is left alone and returned as it stands,
-    with `to_plan` true (and its owner's zone): completing it advances its series."""
+    """Set completed, or flip it when `completed` is None. A pending recurring task that this
+    would complete advances its series instead, to the next occurrence planned ahead; with
+    none planned ahead it is left alone and returned as it stands, with `to_plan` true (and
+    its owner's zone): the caller plans the advance. Only setting false is safe to repeat (a
+    flip is not, and completing may advance a series)."""
     statement = TASK_SET_COMPLETED(
         **caller.params, task_id=task_id, completed=completed, if_match=_versions(if_match)
     )
-    return await db.fetchrow(*statement, retry=completed is not None and if_match is None)
+    return await db.fetchrow(*statement, retry=completed is False and if_match is None)
 
 
 async def move_task(

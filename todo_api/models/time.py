@@ -28,6 +28,9 @@ OCCURRENCES_LIMIT_MAX: Final = 100
 OCCURRENCES_LIMIT_DEFAULT: Final = 10
 REMINDER_WINDOW_DEFAULT: Final = timedelta(days=7)
 REMINDER_WINDOW_MAX: Final = timedelta(days=31)
+# How many occurrences of a series are planned ahead when its schedule is written (`Ahead`):
+# a completion advances by the next of them in SQL; one in AHEAD_MAX plans again in Python.
+AHEAD_MAX: Final = 8
 # How far ahead a rule's next date is looked for: 400 years per interval, and one interval. The
 # Gregorian calendar repeats every 400 years (146,097 days, 20,871 weeks, 4,800 months), so a
 # rule stepping `interval` periods repeats its dates within `interval` times that: a rule that
@@ -451,15 +454,46 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Ahead:
+    """The occurrences of a series after its current one, planned ahead: their due dates, their
+    due_at (None without a due time) in `zone` (None without a due time), and whether the
+    series ends after the last of them (COUNT or UNTIL). Completing the task advances to
+    dates[0] and due_ats[0], occurrence + 1, each "before" reminder's fires_at that due_at less
+    its minutes (`reminder_entries`), as `plan` would: sql/task_set_completed.sql does it."""
+
+    dates: list[date]
+    due_ats: list[datetime | None] | None
+    zone: str | None
+    ends: bool
+
+
+def series_ahead(schedule: Schedule, zone: str, limit: int = AHEAD_MAX) -> Ahead | None:
+    """The next `limit` occurrences of the series of `schedule` (due_at in `zone`), each as
+    `plan` would advance to it; None for a task that does not recur, or recurs on basis
+    "completion" (its next date depends on the day it is completed)."""
+    if schedule.recurrence is None or schedule.recurrence_basis != "due":
+        return None
+    assert schedule.due_date is not None
+    rule = parse_rule(schedule.recurrence)
+    dates = rule.upcoming(schedule.due_date, schedule.occurrence, limit)
+    if schedule.due_time is None:
+        return Ahead(dates, None, None, len(dates) < limit)
+    due_ats = [due_instant(day, schedule.due_time, zone) for day in dates]
+    return Ahead(dates, due_ats, zone, len(dates) < limit)
+
+
+@dataclass(frozen=True)
 class Planned:
     """A task's schedule after a write, with what follows from it: due_at, the reminders with
-    their fires_at, whether it ends completed, and whether the series advanced."""
+    their fires_at, whether it ends completed, whether the series advanced, and the series'
+    next occurrences planned ahead."""
 
     schedule: Schedule
     due_at: datetime | None
     reminders: list[dict[str, Any]]
     completed: bool
     advanced: bool
+    ahead: Ahead | None = None
 
 
 def plan(
@@ -516,7 +550,8 @@ def plan(
         reminders=reminders,
     )
     due_at = due_instant(due_date, due_time, zone)
-    return Planned(schedule, due_at, reminder_entries(list(reminders), due_at), completed, advanced)
+    entries = reminder_entries(list(reminders), due_at)
+    return Planned(schedule, due_at, entries, completed, advanced, series_ahead(schedule, zone))
 
 
 def schedule_of(row: Any) -> Schedule:
