@@ -1,2 +1,2 @@
--- depends: 0013_webhooks
+-- depends: 0014_series_ahead
 DROP INDEX tasks_user_list_created_idx;

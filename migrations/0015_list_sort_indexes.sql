@@ -1,4 +1,4 @@
--- depends: 0013_webhooks
+-- depends: 0014_series_ahead
 -- A list's tasks newest first (or oldest first), read from an index in that order as far as
 -- the page goes (issue 20, `?list=`; created is the listing's default order). Without it the
 -- planner walked the user's index of created_at (migrations/0001), skipping the other lists'
