@@ -18,7 +18,10 @@ Behind a proxy every connection comes from the proxy's address: give it room (th
 the proxy's own limits).
 
 Bodies that trickle in are bounded by the body-limit middleware, and clients that stop reading
-a response by the request-context middleware (`send_timeout_seconds`)."""
+a response by the request-context middleware (`send_timeout_seconds`).
+
+A response with a Content-Length leaves in one write to the socket, its head with its body
+(uvicorn writes them apart: one system call more for every request)."""
 
 from __future__ import annotations
 
