@@ -18,7 +18,10 @@ Behind a proxy every connection comes from the proxy's address: give it room (th
 the proxy's own limits).
 
 Bodies that trickle in are bounded by the body-limit middleware, and clients that stop reading
-a response by the request-context middleware (`send_timeout_seconds`)."""
+a response by the request-context middleware (`send_timeout_seconds`).
+
+A response with a Content-Length leaves in one write to the socket, its head with its body
+(uvicorn writes them apart: one system call more for every request)."""
 
 from __future__ import annotations
 
@@ -74,6 +77,43 @@ def _problem_bytes(status: int, detail: str, request_id: str) -> bytes:
         "connection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+class _HeadWithBody:
+    """A request's view of the connection's transport that writes a sized response's head
+    together with its body: uvicorn writes the head (on http.response.start) and the body (on
+    http.response.body) separately, two system calls and often two TCP segments for one small
+    response; here the head is held until the body's first write, which follows at once (a
+    sized response sends its body straight after its start). Only a head that announces a
+    Content-Length is held: a streamed response (an event stream) has its head written at
+    once, and a HEAD request's response (never followed by a body write) is not wrapped."""
+
+    __slots__ = ("_head", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._started = False  # a response head went by (held or written)
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif not self._started and data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
+            if data.startswith(b"HTTP/1.1 100 "):  # an interim response: the real one follows
+                self._transport.write(data)
+                return
+            self._started = True
+            if b"\r\ncontent-length: " in data:
+                self._head = data
+                return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        self._head = None  # a head whose body never came: the response is abandoned anyway
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -201,6 +241,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         cycle.scope[FLOW_CONTROL] = self.flow  # request_context.py: when a send may wait
         cycle.scope[SHUTDOWN_HOOKS] = self._shutdown_hooks
+        if cycle.scope["method"] != "HEAD":
+            cycle.transport = _HeadWithBody(cycle.transport)
         # uvicorn answers the request over `limit_concurrency` with a plain-text 503 of its own.
         chosen: Any = TOO_BUSY if app is service_unavailable else app
         super()._start_asgi_task(cycle, chosen)
