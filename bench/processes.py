@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import psutil
 
+from todo_api.serving import ONE_WRITE_PROTOCOL
 from todo_api.testing import BIN, Server, free_port
 
 
@@ -19,10 +20,12 @@ def app_command(workers: int) -> list[str]:
 
 def floor_command(workers: int, plain: bool = False) -> list[str]:
     """A floor app under uvicorn, without access log: the same-SQL floor (bench/floor.py), or
-    the plain one (bench/plain.py)."""
+    the plain one (bench/plain.py). On the service's HTTP protocol minus its guards: a sized
+    response leaves in one write there as in the service, so the floors' ratios measure the app
+    above the HTTP server."""
     app = "bench.plain:app" if plain else "bench.floor:app"
     return [
-        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--http", ONE_WRITE_PROTOCOL,
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
 

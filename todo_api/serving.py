@@ -48,6 +48,7 @@ MAX_CONNECTIONS_PER_ADDRESS: Final = 100
 _UNPARSABLE: Final = "The request is not valid HTTP/1.1"
 _TOO_LARGE: Final = f"The request line and headers are larger than {MAX_HEADER_BYTES} bytes"
 PROTOCOL: Final = "todo_api.serving:GuardedHttpToolsProtocol"  # for uvicorn's `http`
+ONE_WRITE_PROTOCOL: Final = "todo_api.serving:OneWriteHttpToolsProtocol"  # the floors'
 
 
 async def _too_busy(scope: Any, receive: Any, send: Any) -> None:
@@ -116,7 +117,18 @@ class _HeadWithBody:
         return getattr(self._transport, name)
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a sized response's head and body in one write. Both
+    benchmark floors run on it too (bench/processes.py), so that their ratios measure what the
+    service does above the HTTP server, not this."""
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        if cycle.scope["method"] != "HEAD":
+            cycle.transport = _HeadWithBody(cycle.transport)
+        super()._start_asgi_task(cycle, app)
+
+
+class GuardedHttpToolsProtocol(OneWriteHttpToolsProtocol):
     # Set from the settings in each worker, by configure_protocol.
     header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
     max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS
@@ -241,8 +253,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         cycle.scope[FLOW_CONTROL] = self.flow  # request_context.py: when a send may wait
         cycle.scope[SHUTDOWN_HOOKS] = self._shutdown_hooks
-        if cycle.scope["method"] != "HEAD":
-            cycle.transport = _HeadWithBody(cycle.transport)
         # uvicorn answers the request over `limit_concurrency` with a plain-text 503 of its own.
         chosen: Any = TOO_BUSY if app is service_unavailable else app
         super()._start_asgi_task(cycle, chosen)
