@@ -28,7 +28,7 @@ from todo_api.caller import Caller
 from todo_api.db.migrations import apply_migrations
 from todo_api.db.pool import yoyo_url
 from todo_api.db.queries import QUERIES
-from todo_api.db.tasks import Filters, PageRequest, page_statement
+from todo_api.db.tasks import NO_SCHEDULE, Filters, PageRequest, page_statement
 from todo_api.testing import ROOT, fresh_database, throwaway_server
 
 TASKS = 50
@@ -37,13 +37,13 @@ Statement = Callable[[str, list[int], int], tuple[Any, ...]]
 
 
 def _unconditional(user_id: str) -> dict[str, Any]:
-    return {"user_id": user_id, "session_id": session_for(user_id), "if_match": None}
+    return {**Caller(user_id, session_for(user_id)).params, "if_match": None}
 
 
 def _insert(user_id: str, tasks: list[int], n: int) -> tuple[Any, ...]:
     return QUERIES["task_insert"](
         **_unconditional(user_id), title=f"task {n}", description=None, completed=False,
-        due_date=None, priority="none", tags=[],
+        due_date=None, priority="none", tags=[], list_id=None, **NO_SCHEDULE.params,
     )  # fmt: skip
 
 
@@ -57,14 +57,17 @@ def _update(user_id: str, tasks: list[int], n: int) -> tuple[Any, ...]:
     return QUERIES["task_update"](
         **_unconditional(user_id), task_id=tasks[n % len(tasks)], set_title=True,
         title=f"renamed {n}", set_description=False, description=None, completed=None,
-        set_due_date=False, due_date=None, priority=None, tags=None,
+        set_due_date=False, due_date=None, priority=None, tags=None, list_id=None,
+        set_schedule=False, **NO_SCHEDULE.params,
     )  # fmt: skip
 
 
 def _move(user_id: str, tasks: list[int], n: int) -> tuple[Any, ...]:
     i, j = n % len(tasks), (n * 7 + 3) % len(tasks)
     after = tasks[j] if j != i else None
-    return QUERIES["task_move"](**_unconditional(user_id), task_id=tasks[i], after_id=after)
+    return QUERIES["task_move"](
+        **_unconditional(user_id), task_id=tasks[i], after_id=after, list_id=None
+    )
 
 
 def _get(user_id: str, tasks: list[int], n: int) -> tuple[Any, ...]:
