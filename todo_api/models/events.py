@@ -10,12 +10,12 @@ import asyncpg
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from todo_api.models.common import NO_NUL
 from todo_api.models.sync import change_json
 from todo_api.models.tasks import task_json
 
 MEDIA_TYPE: Final = "text/event-stream"
 HEARTBEAT: Final = b": ping\n\n"
-TICKET_PATTERN: Final = r"^[A-Za-z0-9_-]{1,128}$"
 
 
 class EventsQuery(BaseModel):
@@ -23,12 +23,12 @@ class EventsQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    since: Annotated[str, Field(max_length=1024, pattern=r"^[^\x00]*$")] | None = Field(
+    since: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = Field(
         default=None,
         description="Start after this sync token (Last-Event-ID, when sent, is used instead); "
         "without either, from now.",
     )
-    ticket: Annotated[str, Field(max_length=128)] | None = Field(
+    ticket: Annotated[str, Field(max_length=128, pattern=NO_NUL)] | None = Field(
         default=None,
         description="A ticket from POST .../events/tickets, for clients that cannot send "
         "Authorization (EventSource).",

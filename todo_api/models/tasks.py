@@ -313,7 +313,7 @@ class TaskListQuery(BaseModel):
         description="The IANA time zone whose today `overdue` uses; default: the user's time_zone.",
     )
     limit: Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT
-    cursor: Annotated[str, Field(max_length=1024)] | None = None
+    cursor: Annotated[str, Field(max_length=1024, pattern=NO_NUL)] | None = None
 
     @property
     def completed(self) -> bool | None:
