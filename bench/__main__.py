@@ -31,11 +31,12 @@ from typing import Any
 
 import bcrypt
 import httpx
+import psutil
 import psycopg
 
 from bench import events, plain, replicas, sizes
 from bench.loadgen import request_for
-from bench.processes import app_command, floor_command, serving, worker_rss_mb
+from bench.processes import app_command, floor_command, serving, serving_pids, worker_rss_mb
 from bench.workloads import (
     PASSWORD,
     REFRESH_CHAINS,
@@ -59,10 +60,12 @@ LOGIN_CLIENTS = 8
 TASKS_PER_USER = 50
 # The workloads measured with METRICS=on against METRICS=off.
 METRICS_WORKLOADS = ["list", "get", "create", "sync"]
-# The task workloads measured with and without idle event streams open (IDLE_STREAMS for each
-# seeded user, read by the benchmark and sent nothing but the users' own changes and pings).
+# The task workloads measured without event streams, with idle ones (IDLE_STREAMS for each of
+# as many users as were seeded, who write nothing meanwhile: their streams get pings only), and
+# with live ones (as many for each seeded user: every write sends an event to 10 streams).
 IDLE_STREAM_WORKLOADS = ["create", "toggle", "list", "get"]
 IDLE_STREAMS = 10
+STREAM_SETTINGS = ("without", "idle", "live")
 
 # A stage run after the workload tables: given the PostgreSQL server's URL, a scratch folder
 # and whether this is a quick (smoke) run, it returns what goes into the results under its name
@@ -87,6 +90,15 @@ class Figures:
     non2xx: int
     errors: int
     rss_mb: float | None = None
+    # The CPU time the serving processes spent per request (user and system): less moved by
+    # the other jobs of a shared machine than the throughput, which waits on them too.
+    cpu_ms_per_request: float | None = None
+
+
+def serving_cpu_s(server: Server) -> float:
+    """The CPU time (user and system) the processes serving requests have spent so far."""
+    times = [psutil.Process(pid).cpu_times() for pid in serving_pids(server)]
+    return float(sum(t.user + t.system for t in times))
 
 
 def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
@@ -147,6 +159,28 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                 conn.execute(statement)
         conn.execute("ANALYZE")
     return seeded
+
+
+def watchers(url: str, count: int) -> list[tuple[str, str]]:
+    """`count` users without tasks, who take no part in the workloads, each with a session and
+    an access token: (id, token) for each, the owners of the idle streams."""
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    made = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for n in range(count):
+            name = f"watcher{n}"
+            row = conn.execute(
+                """INSERT INTO users (email, username, hashed_password)
+                   VALUES (%s, %s, %s) RETURNING id""",
+                (f"{name}@example.com", name, password_hash),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
+                (session_for(row[0]), row[0]),
+            )
+            made.append((row[0], issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)))
+    return made
 
 
 def restore_seed(url: str) -> None:
@@ -297,7 +331,10 @@ class Bench:
         connections = connections or self.args.connections
         if self.args.warmup > 0:
             self.drive(server.base, workload, self.args.warmup, connections)
-        raw = self.drive(server.base, workload, self.args.duration, connections)
+        self.prepare(workload)
+        cpu = serving_cpu_s(server)
+        raw = self.drive(server.base, workload, self.args.duration, connections, prepare=False)
+        cpu = serving_cpu_s(server) - cpu
         return Figures(
             workload=workload,
             target=target,
@@ -309,6 +346,7 @@ class Bench:
             non2xx=raw["non2xx"],
             errors=raw["errors"],
             rss_mb=worker_rss_mb(server),
+            cpu_ms_per_request=cpu * 1000 / raw["requests"] if raw["requests"] else None,
         )
 
 
@@ -356,29 +394,39 @@ def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) ->
 def idle_streams_cost(
     bench: Bench, app_env: dict[str, str], workloads: list[str]
 ) -> dict[str, Any]:
-    """The workloads at 1 worker without streams and with IDLE_STREAMS open for each seeded
-    user, on one server, alternating without/with/without/with (once each in a quick run) so
-    drift hits both alike; and the share of one core the benchmark's own reading of the streams
-    took meanwhile (on this machine, taken from the server and the load generator)."""
-    settings = ["without", "with"] if bench.args.quick else ["without", "with"] * 2
-    runs: dict[str, dict[str, list[float]]] = {w: {"without": [], "with": []} for w in workloads}
+    """The workloads at 1 worker on one server without streams, with IDLE_STREAMS idle streams
+    open for each of as many watchers (users who write nothing meanwhile), and with as many
+    live ones (IDLE_STREAMS for each seeded user, so each write goes out to 10 streams), in
+    turn and twice (once each in a quick run) so drift hits all alike; and the share of one
+    core the benchmark's own reading of the streams took meanwhile (on this machine, taken
+    from the server and the load generator)."""
+    settings = list(STREAM_SETTINGS) * (1 if bench.args.quick else 2)
+    runs = {w: {setting: list[float]() for setting in STREAM_SETTINGS} for w in workloads}
+    cpu_ms_runs = {w: {setting: list[float]() for setting in STREAM_SETTINGS} for w in workloads}
     env = {**app_env, **events.MANY_STREAMS, "EVENTS_MAX_STREAMS": str(IDLE_STREAMS)}
-    users = [(u.id, u.token) for u in bench.users]
+    owners = {
+        "idle": watchers(bench.url, len(bench.users)),
+        "live": [(u.id, u.token) for u in bench.users],
+    }
     streams, reading_s, elapsed_s = 0, 0.0, 0.0
     with serving(app_command(1), env) as app:
         for setting in settings:
             with contextlib.ExitStack() as opened:
                 open_ones = (
-                    opened.enter_context(events.idle_streams(app, users, IDLE_STREAMS))
-                    if setting == "with"
+                    opened.enter_context(events.idle_streams(app, owners[setting], IDLE_STREAMS))
+                    if setting in owners
                     else None
                 )
                 started, cpu = time.monotonic(), open_ones.cpu_seconds() if open_ones else 0.0
                 for workload in workloads:
                     figures = bench.measure(app, f"todo-api {setting} streams", workload, 1)
                     runs[workload][setting].append(figures.requests_per_s)
-                    done = f"{figures.requests_per_s:,.0f} req/s"
-                    print(f"  {setting} idle streams {workload}: {done}", flush=True)
+                    cpu_ms_runs[workload][setting].append(figures.cpu_ms_per_request or 0.0)
+                    done = (
+                        f"{figures.requests_per_s:,.0f} req/s,"
+                        f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
+                    )
+                    print(f"  {setting} streams {workload}: {done}", flush=True)
                 if open_ones:
                     streams = open_ones.count
                     reading_s += open_ones.cpu_seconds() - cpu
@@ -389,12 +437,17 @@ def idle_streams_cost(
         "reader_cpu_share": reading_s / elapsed_s if elapsed_s else 0.0,
     }
     for workload, by_setting in runs.items():
-        without = statistics.mean(by_setting["without"])
-        with_ = statistics.mean(by_setting["with"])
+        means = {setting: statistics.mean(by_setting[setting]) for setting in STREAM_SETTINGS}
+        cpu_ms = {s: statistics.mean(cpu_ms_runs[workload][s]) for s in STREAM_SETTINGS}
         result[workload] = {
-            "without_req_s": without,
-            "with_req_s": with_,
-            "with_without": with_ / without,
+            "cpu_ms_per_request": cpu_ms,
+            "idle_cpu": cpu_ms["idle"] / cpu_ms["without"],
+            "live_cpu": cpu_ms["live"] / cpu_ms["without"],
+            "without_req_s": means["without"],
+            "idle_req_s": means["idle"],
+            "live_req_s": means["live"],
+            "idle_without": means["idle"] / means["without"],
+            "live_without": means["live"] / means["without"],
             **by_setting,
         }
     return result
@@ -437,13 +490,17 @@ def metrics_table(cost: dict[str, Any]) -> str:
 
 
 def idle_streams_table(cost: dict[str, Any]) -> str:
-    lines = ["| workload | no streams req/s | with streams req/s | with / without |"]
-    lines.append("|" + " ---: |" * 4)
+    columns = [
+        "workload", "no streams req/s", "idle streams req/s", "idle / none",
+        "live streams req/s", "live / none", "CPU ms a request: none / idle / live",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + " ---: |" * len(columns)]
     for workload, c in cost.items():
         if isinstance(c, dict):
             lines.append(
-                f"| {workload} | {c['without_req_s']:,.0f} | {c['with_req_s']:,.0f} "
-                f"| {c['with_without']:.3f} |"
+                f"| {workload} | {c['without_req_s']:,.0f} | {c['idle_req_s']:,.0f} "
+                f"| {c['idle_without']:.3f} | {c['live_req_s']:,.0f} | {c['live_without']:.3f} "
+                f"| {' / '.join(f'{v:.3f}' for v in c['cpu_ms_per_request'].values())} |"
             )
     return "\n".join(lines)
 
@@ -585,9 +642,12 @@ def main() -> int:
         print(metrics_table(cost))
     if idle:
         print(
-            f"\nWith {idle['streams_each']} idle event streams open for each seeded user "
-            f"({idle['streams']} in all) against none, 1 worker, one server (reading them took "
-            f"{idle['reader_cpu_share']:.0%} of a core of this machine meanwhile):\n"
+            f"\nWith {idle['streams_each']} event streams open for each of"
+            f" {idle['streams'] // idle['streams_each']} users ({idle['streams']}) against none, 1"
+            " worker, one server: idle streams (their users write nothing meanwhile) and live"
+            " ones (the seeded users', who write: each of their writes goes out to"
+            f" {idle['streams_each']} streams); reading them took"
+            f" {idle['reader_cpu_share']:.0%} of a core of this machine meanwhile:\n"
         )
         print(idle_streams_table(idle))
     RESULTS.mkdir(parents=True, exist_ok=True)
