@@ -111,12 +111,7 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
     with psycopg.connect(url, autocommit=True) as conn:
         for n in range(users):
             name = f"bench{n}"
-            row = conn.execute(
-                """INSERT INTO users (email, username, hashed_password)
-                   VALUES (%s, %s, %s) RETURNING id""",
-                (f"{name}@example.com", name, password_hash),
-            ).fetchone()
-            assert row is not None
+            user_id, token = _signed_in_user(conn, name, password_hash)
             tasks = conn.execute(
                 """INSERT INTO tasks (user_id, title, description, completed, completed_at,
                                       due_date, priority, tags)
@@ -129,27 +124,22 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
                               CASE i %% 3 WHEN 1 THEN 'home' WHEN 2 THEN 'work' END,
                               CASE WHEN i %% 7 = 0 THEN 'urgent' END], NULL)
                    FROM generate_series(1, %s) AS i RETURNING id, version""",
-                (row[0], tasks_per_user),
+                (user_id, tasks_per_user),
             ).fetchall()
-            conn.execute(
-                "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
-                (session_for(row[0]), row[0]),
-            )
-            token = issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)
             personal, personal_hash = new_personal_token()
             conn.execute(
                 """INSERT INTO personal_tokens (user_id, name, scope, token_hash)
                    VALUES (%s, 'bench', 'write', %s)""",
-                (row[0], personal_hash),
+                (user_id, personal_hash),
             )
-            up_to_date = SyncTokens(SECRET, 30).encode(row[0], FeedPosition(2**62, 0))
+            up_to_date = SyncTokens(SECRET, 30).encode(user_id, FeedPosition(2**62, 0))
             ids, versions = [t[0] for t in tasks], [t[1] for t in tasks]
             inbox = conn.execute(
-                "SELECT id FROM lists WHERE user_id = %s AND is_default", (row[0],)
+                "SELECT id FROM lists WHERE user_id = %s AND is_default", (user_id,)
             ).fetchone()
             assert inbox is not None
             seeded.append(
-                SeededUser(row[0], name, token, ids, versions, up_to_date, inbox[0], personal)
+                SeededUser(user_id, name, token, ids, versions, up_to_date, inbox[0], personal)
             )
         conn.execute("CREATE TABLE bench_seed_tasks AS SELECT * FROM tasks")
         for statement in plain.TABLES:
@@ -161,26 +151,31 @@ def seed(url: str, users: int, tasks_per_user: int) -> list[SeededUser]:
     return seeded
 
 
+def _signed_in_user(
+    conn: psycopg.Connection[Any], name: str, password_hash: str
+) -> tuple[str, str]:
+    """A new user named `name`, with the benchmark's session (session_for) and an access token
+    of it: (id, token)."""
+    row = conn.execute(
+        """INSERT INTO users (email, username, hashed_password)
+           VALUES (%s, %s, %s) RETURNING id""",
+        (f"{name}@example.com", name, password_hash),
+    ).fetchone()
+    assert row is not None
+    user_id: str = row[0]
+    conn.execute(
+        "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
+        (session_for(user_id), user_id),
+    )
+    return user_id, issue_token(SECRET, Caller(user_id, session_for(user_id)), 86400)
+
+
 def watchers(url: str, count: int) -> list[tuple[str, str]]:
     """`count` users without tasks, who take no part in the workloads, each with a session and
     an access token: (id, token) for each, the owners of the idle streams."""
     password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
-    made = []
     with psycopg.connect(url, autocommit=True) as conn:
-        for n in range(count):
-            name = f"watcher{n}"
-            row = conn.execute(
-                """INSERT INTO users (email, username, hashed_password)
-                   VALUES (%s, %s, %s) RETURNING id""",
-                (f"{name}@example.com", name, password_hash),
-            ).fetchone()
-            assert row is not None
-            conn.execute(
-                "INSERT INTO sessions (id, user_id, ends_at) VALUES (%s, %s, now() + '1 day')",
-                (session_for(row[0]), row[0]),
-            )
-            made.append((row[0], issue_token(SECRET, Caller(row[0], session_for(row[0])), 86400)))
-    return made
+        return [_signed_in_user(conn, f"watcher{n}", password_hash) for n in range(count)]
 
 
 def restore_seed(url: str) -> None:
