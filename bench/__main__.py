@@ -396,8 +396,7 @@ def idle_streams_cost(
     core the benchmark's own reading of the streams took meanwhile (on this machine, taken
     from the server and the load generator)."""
     settings = list(STREAM_SETTINGS) * (1 if bench.args.quick else 2)
-    runs = {w: {setting: list[float]() for setting in STREAM_SETTINGS} for w in workloads}
-    cpu_ms_runs = {w: {setting: list[float]() for setting in STREAM_SETTINGS} for w in workloads}
+    runs = {w: {setting: list[Figures]() for setting in STREAM_SETTINGS} for w in workloads}
     env = {**app_env, **events.MANY_STREAMS, "EVENTS_MAX_STREAMS": str(IDLE_STREAMS)}
     owners = {
         "idle": watchers(bench.url, len(bench.users)),
@@ -415,8 +414,7 @@ def idle_streams_cost(
                 started, cpu = time.monotonic(), open_ones.cpu_seconds() if open_ones else 0.0
                 for workload in workloads:
                     figures = bench.measure(app, f"todo-api {setting} streams", workload, 1)
-                    runs[workload][setting].append(figures.requests_per_s)
-                    cpu_ms_runs[workload][setting].append(figures.cpu_ms_per_request or 0.0)
+                    runs[workload][setting].append(figures)
                     done = (
                         f"{figures.requests_per_s:,.0f} req/s,"
                         f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
@@ -432,8 +430,12 @@ def idle_streams_cost(
         "reader_cpu_share": reading_s / elapsed_s if elapsed_s else 0.0,
     }
     for workload, by_setting in runs.items():
-        means = {setting: statistics.mean(by_setting[setting]) for setting in STREAM_SETTINGS}
-        cpu_ms = {s: statistics.mean(cpu_ms_runs[workload][s]) for s in STREAM_SETTINGS}
+        req_s = {s: [f.requests_per_s for f in by_setting[s]] for s in STREAM_SETTINGS}
+        means = {s: statistics.mean(req_s[s]) for s in STREAM_SETTINGS}
+        cpu_ms = {
+            s: statistics.mean(f.cpu_ms_per_request or 0.0 for f in by_setting[s])
+            for s in STREAM_SETTINGS
+        }
         result[workload] = {
             "cpu_ms_per_request": cpu_ms,
             "idle_cpu": cpu_ms["idle"] / cpu_ms["without"],
@@ -443,7 +445,7 @@ def idle_streams_cost(
             "live_req_s": means["live"],
             "idle_without": means["idle"] / means["without"],
             "live_without": means["live"] / means["without"],
-            **by_setting,
+            **req_s,
         }
     return result
 
