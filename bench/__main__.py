@@ -598,8 +598,11 @@ def main() -> int:
                     serving(floor_command(workers, plain=True), floor_env) as plain_floor,
                 ):
                     for workload in workloads:
-                        targets = [("plain", plain_floor), ("floor", floor)]
-                        targets = targets if WORKLOADS[workload].floor else []
+                        targets = [
+                            (name, server)
+                            for name, server in (("plain", plain_floor), ("floor", floor))
+                            if name in WORKLOADS[workload].floors
+                        ]
                         for _, server in [*targets, ("todo-api", app)]:
                             bench.probe(server, workload)
                         # Logins are measured with 8 clients, as the target for them says.

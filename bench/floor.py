@@ -23,13 +23,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.workloads import session_for
+from bench.workloads import TIMED_TASK, TIMED_UPDATE, session_for
 from todo_api.auth.tokens import issue_token, new_refresh_token, refresh_token_hash
 from todo_api.caller import Caller
 from todo_api.db.queries import QUERIES
 from todo_api.db.tasks import NO_SCHEDULE, SORTS, Filters, PageRequest, page_statement
 from todo_api.models.auth import USER_FIELDS
-from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS
+from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS, TaskCreate, TaskUpdate
+from todo_api.models.time import Schedule, known_reminder_fields, plan
+from todo_api.payloads import validated
+from todo_api.schedules import given_schedule, plan_create, stored
 
 SQL = QUERIES
 SECRET = os.environ.get("JWT_SECRET", "floor-secret-that-is-long-enough-0123456789")
@@ -44,6 +47,29 @@ def unconditional(user_id: str) -> dict[str, Any]:
 
 
 pool: Any = None
+
+# The time workloads' schedules (issue 19), planned once here as the service plans them for each
+# request (todo_api/schedules.py), for seeded users in UTC: the floor sends the same statements
+# with the same values, and the difference to the service is its Python layer.
+_TIMED_BODY = validated(TaskCreate, known_reminder_fields(dict(TIMED_TASK)))
+TIMED_CREATE = stored(plan_create(_TIMED_BODY, "UTC"), "UTC", None)
+_TIMED_CHANGE = validated(TaskUpdate, known_reminder_fields(dict(TIMED_UPDATE)))
+_TIMED_GIVEN = given_schedule(
+    {n: getattr(_TIMED_CHANGE, n) for n in _TIMED_CHANGE.model_fields_set}
+)
+TIMED_UPDATE_SCHEDULE = stored(
+    plan(
+        Schedule(),
+        _TIMED_GIVEN,
+        was_completed=False,
+        completed=False,
+        owner_zone="UTC",
+        now=datetime.now(UTC),
+    ),
+    "UTC",
+    None,
+    tuple(_TIMED_GIVEN),
+)
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -62,17 +88,18 @@ async def tasks(request: Request) -> Response:
         if key is not None:
             return await create_idempotently(request, user_id, key)
         body = orjson.loads(await request.body())
+        timed = "due_time" in body  # create_timed: TIMED_TASK
         row = await pool.fetchrow(
             *SQL["task_insert"](
                 **unconditional(user_id),
                 title=body["title"],
                 description=body.get("description"),
                 completed=False,
-                due_date=None,
+                due_date=_TIMED_BODY.due_date.isoformat() if timed else None,
                 priority="none",
                 tags=[],
                 list_id=None,
-                **NO_SCHEDULE.params,  # no due time, recurrence or reminders (issue 19)
+                **(TIMED_CREATE if timed else NO_SCHEDULE).params,
             )
         )
         return _json(_task(row), 201)
@@ -105,6 +132,25 @@ async def task(request: Request) -> Response:
         etag = f'"{row["version"]}"'
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
+    elif "due_time" in orjson.loads(await request.body()):  # update_timed: TIMED_UPDATE
+        row = await pool.fetchrow(
+            *SQL["task_update"](
+                **unconditional(user_id),
+                task_id=task_id,
+                set_title=False,
+                title=None,
+                set_description=False,
+                description=None,
+                completed=None,
+                set_due_date=True,
+                due_date=_TIMED_CHANGE.due_date.isoformat() if _TIMED_CHANGE.due_date else None,
+                priority=None,
+                tags=None,
+                list_id=None,
+                set_schedule=True,
+                **TIMED_UPDATE_SCHEDULE.params,
+            )
+        )
     else:
         body = orjson.loads(await request.body())
         row = await pool.fetchrow(

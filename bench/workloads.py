@@ -45,8 +45,8 @@ IN_LIST = {
 
 @dataclass(frozen=True)
 class Workload:
-    """One workload: the Lua body of wrk's request() (`u` is a random seeded user), whether the
-    floor serves it too (then it has a ratio), the status every request of it must get, whether
+    """One workload: the Lua body of wrk's request() (`u` is a random seeded user), the floors
+    that serve it too, the status every request of it must get, whether
     4xx/5xx answers are allowed (a login storm gets 429s by design, auth/passwords.py; wrk counts
     every 4xx/5xx alike), and whether it uses the seeded tasks: then every load run starts from
     the seed (bench/__main__.py puts the tasks back as seeded), so each run, the floor's and
@@ -54,7 +54,9 @@ class Workload:
     behind."""
 
     lua: str
-    floor: bool = True
+    # The floors that serve it too (then it has a ratio to each): "plain" (bench/plain.py) and
+    # "floor" (bench/floor.py, the same SQL).
+    floors: tuple[str, ...] = ("plain", "floor")
     status: int = 200
     refusals_allowed: bool = False
     tasks: bool = True
@@ -88,7 +90,7 @@ WORKLOADS: dict[str, Workload] = {
     "get_personal": Workload(
         'return get("/api/" .. u.id .. "/tasks/" .. pick(u.tasks), '
         '{["Authorization"] = "Bearer " .. u.personal})',
-        floor=False,
+        floors=(),
     ),
     # A client revalidating a task it holds: If-None-Match with the task's current ETag, 304.
     "conditional_get": Workload(
@@ -101,7 +103,7 @@ WORKLOADS: dict[str, Workload] = {
     "sync": Workload('return get("/api/" .. u.id .. "/tasks/changes?since=" .. u.sync, auth(u))'),
     "tags": Workload('return get("/api/" .. u.id .. "/tags", auth(u))'),
     # A sidebar: the user's lists with their counts (the floor has no list routes).
-    "lists": Workload('return get("/api/" .. u.id .. "/lists", auth(u))', floor=False),
+    "lists": Workload('return get("/api/" .. u.id .. "/lists", auth(u))', floors=()),
     **{
         name: Workload(
             f'return get("/api/" .. u.id .. "/tasks?list=" .. u.inbox .. "&{query}", auth(u))'
@@ -109,9 +111,7 @@ WORKLOADS: dict[str, Workload] = {
         for name, query in IN_LIST.items()
     },
     # One list, as a client opening it reads it.
-    "list_get": Workload(
-        'return get("/api/" .. u.id .. "/lists/" .. u.inbox, auth(u))', floor=False
-    ),
+    "list_get": Workload('return get("/api/" .. u.id .. "/lists/" .. u.inbox, auth(u))', floors=()),
     "update": Workload(
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
         """'{"title": "renamed ' .. math.random(1000000) .. '"}')"""
@@ -127,18 +127,18 @@ WORKLOADS: dict[str, Workload] = {
     "create": Workload(f"local h = auth(u); return {_CREATE}", status=201),
     "create_timed": Workload(
         f'return send("POST", "/api/" .. u.id .. "/tasks", auth(u), \'{json.dumps(TIMED_TASK)}\')',
-        floor=False,
+        floors=("floor",),
         status=201,
     ),
     "update_timed": Workload(
         'return send("PUT", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks), auth(u), '
         f"'{json.dumps(TIMED_UPDATE)}')",
-        floor=False,
+        floors=("floor",),
     ),
     "complete_recurring": Workload(
         'return send("PATCH", "/api/" .. u.id .. "/tasks/" .. pick(u.tasks) .. "/complete", '
         """auth(u), '{"completed": true}')""",
-        floor=False,
+        floors=("floor",),
         recurring=True,
     ),
     # One user's 32 clients writing at once (a user's writes share their row lock and counts).
@@ -167,13 +167,13 @@ WORKLOADS: dict[str, Workload] = {
     "login": Workload(
         'return send("POST", "/api/auth/login", {}, '
         f'\'{{"username": "\' .. u.name .. \'", "password": "{PASSWORD}"}}\')',
-        floor=False,
+        floors=(),
         refusals_allowed=True,
         tasks=False,
     ),
     "bad_token": Workload(
         'return get("/api/" .. u.id .. "/tasks", {["Authorization"] = "Bearer not.a.token"})',
-        floor=False,
+        floors=(),
         status=401,
         tasks=False,
     ),
