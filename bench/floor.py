@@ -54,6 +54,9 @@ pool: Any = None
 _TIMED_BODY = validated(TaskCreate, known_reminder_fields(dict(TIMED_TASK)))
 TIMED_CREATE = stored(plan_create(_TIMED_BODY, "UTC"), "UTC", None)
 _TIMED_CHANGE = validated(TaskUpdate, known_reminder_fields(dict(TIMED_UPDATE)))
+assert _TIMED_BODY.due_date is not None and _TIMED_CHANGE.due_date is not None
+TIMED_CREATE_DUE = _TIMED_BODY.due_date.isoformat()  # dates travel as text (task_insert.sql)
+TIMED_UPDATE_DUE = _TIMED_CHANGE.due_date.isoformat()
 _TIMED_GIVEN = given_schedule(
     {n: getattr(_TIMED_CHANGE, n) for n in _TIMED_CHANGE.model_fields_set}
 )
@@ -95,7 +98,7 @@ async def tasks(request: Request) -> Response:
                 title=body["title"],
                 description=body.get("description"),
                 completed=False,
-                due_date=_TIMED_BODY.due_date.isoformat() if timed else None,
+                due_date=TIMED_CREATE_DUE if timed else None,
                 priority="none",
                 tags=[],
                 list_id=None,
@@ -132,43 +135,25 @@ async def task(request: Request) -> Response:
         etag = f'"{row["version"]}"'
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
-    elif "due_time" in orjson.loads(await request.body()):  # update_timed: TIMED_UPDATE
-        row = await pool.fetchrow(
-            *SQL["task_update"](
-                **unconditional(user_id),
-                task_id=task_id,
-                set_title=False,
-                title=None,
-                set_description=False,
-                description=None,
-                completed=None,
-                set_due_date=True,
-                due_date=_TIMED_CHANGE.due_date.isoformat() if _TIMED_CHANGE.due_date else None,
-                priority=None,
-                tags=None,
-                list_id=None,
-                set_schedule=True,
-                **TIMED_UPDATE_SCHEDULE.params,
-            )
-        )
     else:
         body = orjson.loads(await request.body())
+        timed = "due_time" in body  # update_timed: TIMED_UPDATE; update: a title
         row = await pool.fetchrow(
             *SQL["task_update"](
                 **unconditional(user_id),
                 task_id=task_id,
-                set_title=True,
-                title=body["title"],
+                set_title=not timed,
+                title=body.get("title"),
                 set_description=False,
                 description=None,
                 completed=None,
-                set_due_date=False,
-                due_date=None,
+                set_due_date=timed,
+                due_date=TIMED_UPDATE_DUE if timed else None,
                 priority=None,
                 tags=None,
                 list_id=None,
-                set_schedule=False,  # the schedule left as it is (issue 19)
-                **NO_SCHEDULE.params,
+                set_schedule=timed,  # else the schedule left as it is (issue 19)
+                **(TIMED_UPDATE_SCHEDULE if timed else NO_SCHEDULE).params,
             )
         )
     return _json(_task(row))
