@@ -74,13 +74,18 @@ SERVICE_URL = os.environ.get("TEST_SERVICE_URL")
 # Set by .ci/run for its passes over other connections (an embedded server, PgBouncer), after a
 # full pass: only the tests that reach the suite's database server (their fixtures lead to
 # `server_url`) run again; the others (the settings, the token issuer, the wheel, tests that
-# start servers of their own) would run exactly as they just did.
+# start servers of their own) would run exactly as they just did; nor do the tests marked `once`,
+# which wait for the clock to check what no database setup changes.
 DATABASE_TESTS_ONLY = os.environ.get("TODO_TESTS_DATABASE_ONLY", "") == "1"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if DATABASE_TESTS_ONLY:
-        reach = {item: "server_url" in getattr(item, "fixturenames", ()) for item in items}
+        reach = {
+            item: "server_url" in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("once") is None
+            for item in items
+        }
         config.hook.pytest_deselected(items=[item for item in items if not reach[item]])
         items[:] = [item for item in items if reach[item]]
     if SERVICE_URL:

@@ -150,6 +150,7 @@ async def test_a_tasks_reminders_fire_one_after_another_and_for_each_occurrence(
     assert [r["fires_at"] for r in await fired(db, [task["id"]])] == [first, second, third]
 
 
+@pytest.mark.once  # up to a minute's wait; the firing's statements run in the tests around it
 async def test_a_recurring_tasks_before_reminder_fires_for_the_occurrence_it_advanced_to(
     http: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
