@@ -75,7 +75,8 @@ SERVICE_URL = os.environ.get("TEST_SERVICE_URL")
 # full pass: only the tests that reach the suite's database server (their fixtures lead to
 # `server_url`) run again; the others (the settings, the token issuer, the wheel, tests that
 # start servers of their own) would run exactly as they just did; nor do the tests marked `once`,
-# which wait for the clock to check what no database setup changes.
+# which check at a cost (a wait for the clock, a package build, a slow key server) what does not
+# depend on how the database is reached.
 DATABASE_TESTS_ONLY = os.environ.get("TODO_TESTS_DATABASE_ONLY", "") == "1"
 
 

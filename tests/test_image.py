@@ -81,6 +81,7 @@ def image_database(server_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.once  # the wheel's build (20 s): the image's command, not the connection, is checked
 def test_the_image_cmd_serves_against_a_database(
     installed: Path, image_database: str, tmp_path: Path, serve: Callable[..., Server]
 ) -> None:

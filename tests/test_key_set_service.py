@@ -55,6 +55,7 @@ def settles(server: Server, headers: dict[str, str], status: int) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.once  # 15 s of a slow key server: the database only stores the accounts
 def test_a_slow_key_set_never_holds_the_service_and_a_dropped_key_stops_in_every_worker(
     database_url: str, serve: Callable[..., Server], key_server: KeySetServer
 ) -> None:
