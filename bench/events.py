@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 import httpx
@@ -41,8 +41,32 @@ from bench.processes import serving_pids
 from todo_api.db.migrations import apply_migrations
 from todo_api.testing import TEST_SECRET, TODO_API, Server, fresh_database, throwaway_server
 
-FULL = {"users": 100, "streams_each": 10, "writes": 400, "write_rate": 20.0, "reminders": 10_000}
-QUICK = {"users": 10, "streams_each": 10, "writes": 40, "write_rate": 20.0, "reminders": 1_000}
+
+class Mode(TypedDict):
+    """How much a run does: users with streams_each streams, writes at write_rate a second, and
+    reminders falling due at once."""
+
+    users: int
+    streams_each: int
+    writes: int
+    write_rate: float
+    reminders: int
+
+
+FULL: Mode = {
+    "users": 100,
+    "streams_each": 10,
+    "writes": 400,
+    "write_rate": 20.0,
+    "reminders": 10_000,
+}
+QUICK: Mode = {
+    "users": 10,
+    "streams_each": 10,
+    "writes": 40,
+    "write_rate": 20.0,
+    "reminders": 1_000,
+}
 WORKER_MIN_MB = 30  # smaller: a helper process of uvicorn's (its multiprocessing tracker)
 _MARK = re.compile(rb'"title":"lat-(\d+)"')
 # What a server needs to hold many streams from the benchmark's one address.
@@ -175,7 +199,7 @@ async def create_latency_ms(http: httpx.AsyncClient, user: tuple[str, str], n: i
     return statistics.median(times)
 
 
-async def measure_streams(server: Server, mode: dict[str, Any]) -> dict[str, Any]:
+async def measure_streams(server: Server, mode: Mode) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     limits = httpx.Limits(max_connections=20)
     async with httpx.AsyncClient(base_url=server.base, timeout=60, limits=limits) as http:
@@ -252,7 +276,9 @@ async def measure_reminders(url: str, count: int) -> dict[str, Any]:
         deadline = time.monotonic() + 120
         all_fired_at = None
         while time.monotonic() < deadline:
-            fired, now = await db.fetchrow("SELECT count(*), now() FROM reminder_events")
+            counted = await db.fetchrow("SELECT count(*), now() FROM reminder_events")
+            assert counted is not None
+            fired, now = counted
             if fired >= total:
                 all_fired_at = now
                 break
@@ -262,6 +288,7 @@ async def measure_reminders(url: str, count: int) -> dict[str, Any]:
                       min(recorded_at) AS first
                FROM reminder_events"""
         )
+        assert row is not None
         early = await db.fetchval(
             "SELECT count(*) FROM reminder_events WHERE recorded_at < fires_at"
         )

@@ -279,11 +279,10 @@ def floor_app(handlers: ModuleType) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        handlers.pool = await asyncpg.create_pool(
-            os.environ["DATABASE_URL"], min_size=1, max_size=10
-        )
+        pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
+        vars(handlers)["pool"] = pool  # the module global its handlers read
         yield
-        await handlers.pool.close()
+        await pool.close()
 
     h = handlers
     return Starlette(
