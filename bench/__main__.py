@@ -5,8 +5,9 @@ embedded one), seeds users with 50 tasks each, starts `todo-api serve` as a sepa
 a user would (1 worker, then 2) and the two floor apps beside it (bench/plain.py: the least
 the route could do; bench/floor.py: the service's own statements), drives each workload from
 wrk (or the Python load generator) over loopback, and prints one table; then the cost of METRICS=on
-against METRICS=off, the task workloads with and without idle event streams open, and the
-later stages. The figures also go to bench/results/<time>.json.
+against METRICS=off, the task workloads with and without idle event streams open, the
+workloads with the time fields against their twins without them, and the later stages. The
+figures also go to bench/results/<time>.json.
 It exits 1 when a request failed or got another status than its workload expects."""
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ METRICS_WORKLOADS = ["list", "get", "create", "sync"]
 IDLE_STREAM_WORKLOADS = ["create", "toggle", "list", "get"]
 IDLE_STREAMS = 10
 STREAM_SETTINGS = ("without", "idle", "live")
+# Issue 19: each workload with the time fields (a due time, a recurrence, a reminder), measured
+# against its twin without them, in turn on one server.
+TIME_PAIRS = {"create": "create_timed", "update": "update_timed", "toggle": "complete_recurring"}
+TIME_ROUNDS = 3
 
 # A stage run after the workload tables: given the PostgreSQL server's URL, a scratch folder
 # and whether this is a quick (smoke) run, it returns what goes into the results under its name
@@ -386,6 +391,47 @@ def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) ->
     return result
 
 
+def time_fields_cost(
+    bench: Bench, app_env: dict[str, str], pairs: dict[str, str]
+) -> dict[str, Any]:
+    """Each workload with the time fields against its twin without them (`pairs`: twin ->
+    timed), at 1 worker on one server, twin then timed, TIME_ROUNDS times (once in a quick run)
+    so that drift hits both alike: the mean throughput of each, the ratio of the means and that
+    of each round, and the server's CPU time a request."""
+    rounds = 1 if bench.args.quick else TIME_ROUNDS
+    runs = {timed: {"twin": list[Figures](), "timed": list[Figures]()} for timed in pairs.values()}
+    with serving(app_command(1), app_env) as app:
+        for _ in range(rounds):
+            for twin, timed in pairs.items():
+                for kind, workload in (("twin", twin), ("timed", timed)):
+                    figures = bench.measure(app, "todo-api time fields", workload, 1)
+                    runs[timed][kind].append(figures)
+                    done = (
+                        f"{figures.requests_per_s:,.0f} req/s,"
+                        f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
+                    )
+                    print(f"  time fields {workload}: {done}", flush=True)
+    result: dict[str, Any] = {}
+    for twin, timed in pairs.items():
+        by_kind = runs[timed]
+        req_s = {k: [f.requests_per_s for f in fs] for k, fs in by_kind.items()}
+        means = {k: statistics.mean(v) for k, v in req_s.items()}
+        result[timed] = {
+            "twin": twin,
+            "twin_req_s": means["twin"],
+            "timed_req_s": means["timed"],
+            "timed_twin": means["timed"] / means["twin"],
+            "rounds": [t / w for w, t in zip(req_s["twin"], req_s["timed"], strict=True)],
+            "cpu_ms_per_request": {
+                k: statistics.mean(f.cpu_ms_per_request or 0.0 for f in fs)
+                for k, fs in by_kind.items()
+            },
+            "twin_runs_req_s": req_s["twin"],
+            "timed_runs_req_s": req_s["timed"],
+        }
+    return result
+
+
 def idle_streams_cost(
     bench: Bench, app_env: dict[str, str], workloads: list[str]
 ) -> dict[str, Any]:
@@ -486,6 +532,21 @@ def metrics_table(cost: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def time_fields_table(cost: dict[str, Any]) -> str:
+    columns = [
+        "workload", "twin", "twin req/s", "req/s", "req/s / twin's", "each round",
+        "CPU ms a request: twin / it",
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + " ---: |" * len(columns)]
+    for workload, c in cost.items():
+        lines.append(
+            f"| {workload} | {c['twin']} | {c['twin_req_s']:,.0f} | {c['timed_req_s']:,.0f} "
+            f"| {c['timed_twin']:.3f} | {', '.join(f'{r:.2f}' for r in c['rounds'])} "
+            f"| {' / '.join(f'{v:.3f}' for v in c['cpu_ms_per_request'].values())} |"
+        )
+    return "\n".join(lines)
+
+
 def idle_streams_table(cost: dict[str, Any]) -> str:
     columns = [
         "workload", "no streams req/s", "idle streams req/s", "idle / none",
@@ -570,6 +631,7 @@ def main() -> int:
     contention: dict[str, Any] = {}
     cost: dict[str, Any] = {}
     idle: dict[str, Any] = {}
+    time_fields: dict[str, Any] = {}
     stages: dict[str, Any] = {}
     broken: list[str] = []
     with (
@@ -619,6 +681,8 @@ def main() -> int:
                     cost = metrics_cost(bench, app_env, measured) if measured else {}
                     measured = [w for w in IDLE_STREAM_WORKLOADS if w in workloads]
                     idle = idle_streams_cost(bench, app_env, measured) if measured else {}
+                    pairs = {a: b for a, b in TIME_PAIRS.items() if {a, b} <= set(workloads)}
+                    time_fields = time_fields_cost(bench, app_env, pairs) if pairs else {}
         except Exception as exc:
             broken.append(f"the load runs stopped: {type(exc).__name__}: {exc}")
             print(f"FAILED: {broken[-1]}", file=sys.stderr, flush=True)
@@ -650,6 +714,12 @@ def main() -> int:
             f" {idle['reader_cpu_share']:.0%} of a core of this machine meanwhile:\n"
         )
         print(idle_streams_table(idle))
+    if time_fields:
+        print(
+            "\nThe time fields against their twins without them, 1 worker, one server, in turn"
+            f" ({1 if args.quick else TIME_ROUNDS} round(s)):\n"
+        )
+        print(time_fields_table(time_fields))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
@@ -664,6 +734,7 @@ def main() -> int:
         "login_contention": contention,
         "metrics_cost": cost,
         "idle_streams": idle,
+        "time_fields": time_fields,
         "stages": stages,
     }
     out = RESULTS / f"{stamp}.json"
