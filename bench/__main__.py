@@ -391,6 +391,14 @@ def metrics_cost(bench: Bench, app_env: dict[str, str], workloads: list[str]) ->
     return result
 
 
+def with_cpu(figures: Figures) -> str:
+    """A comparison run's progress line: its throughput and the server's CPU time a request."""
+    return (
+        f"{figures.requests_per_s:,.0f} req/s,"
+        f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
+    )
+
+
 def time_fields_cost(
     bench: Bench, app_env: dict[str, str], pairs: dict[str, str]
 ) -> dict[str, Any]:
@@ -406,11 +414,7 @@ def time_fields_cost(
                 for kind, workload in (("twin", twin), ("timed", timed)):
                     figures = bench.measure(app, "todo-api time fields", workload, 1)
                     runs[timed][kind].append(figures)
-                    done = (
-                        f"{figures.requests_per_s:,.0f} req/s,"
-                        f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
-                    )
-                    print(f"  time fields {workload}: {done}", flush=True)
+                    print(f"  time fields {workload}: {with_cpu(figures)}", flush=True)
     result: dict[str, Any] = {}
     for twin, timed in pairs.items():
         by_kind = runs[timed]
@@ -461,11 +465,7 @@ def idle_streams_cost(
                 for workload in workloads:
                     figures = bench.measure(app, f"todo-api {setting} streams", workload, 1)
                     runs[workload][setting].append(figures)
-                    done = (
-                        f"{figures.requests_per_s:,.0f} req/s,"
-                        f" {figures.cpu_ms_per_request or 0.0:.3f} CPU ms a request"
-                    )
-                    print(f"  {setting} streams {workload}: {done}", flush=True)
+                    print(f"  {setting} streams {workload}: {with_cpu(figures)}", flush=True)
                 if open_ones:
                     streams = open_ones.count
                     reading_s += open_ones.cpu_seconds() - cpu
