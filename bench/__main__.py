@@ -236,9 +236,12 @@ def wait_until_quiet(conn: psycopg.Connection[Any], timeout: float = 10) -> None
 
 def fresh_refresh_chains(url: str, users: list[SeededUser], path: Path) -> None:
     """REFRESH_CHAINS new sessions, spread over the users, each with one unused refresh token,
-    written to `path` one token a line for the load generator."""
+    written to `path` one token a line for the load generator. First the refreshes still
+    running from the last load run finish (each rotates a token of a session deleted here: the
+    two deadlocked)."""
     tokens = []
     with psycopg.connect(url, autocommit=True) as conn:
+        wait_until_quiet(conn)
         conn.execute("DELETE FROM sessions WHERE id NOT LIKE 'bench-session-%'")
         for n in range(REFRESH_CHAINS):
             token, token_hash = new_refresh_token()
