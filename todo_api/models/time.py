@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Final, Literal
@@ -78,8 +79,13 @@ def due_instant(day: date | None, at: time | None, zone: str) -> datetime | None
     zoneinfo reads a wall time with fold=0."""
     if day is None or at is None:
         return None
-    local = datetime.combine(day, at, zoneinfo.ZoneInfo(zone))
-    return local.astimezone(UTC)
+    return due_instants((day,), at, zone)[0]
+
+
+def due_instants(days: Iterable[date], at: time, zone: str) -> list[datetime]:
+    """`due_instant` of each of `days` at `at` in `zone` (the zone looked up once)."""
+    tz = zoneinfo.ZoneInfo(zone)
+    return [datetime.combine(day, at, tz).astimezone(UTC) for day in days]
 
 
 def today_in(zone: str, now: datetime) -> date:
@@ -133,6 +139,9 @@ class Rule:
     count: int | None
     until: date | None
 
+    def __hash__(self) -> int:  # the text determines the rest: hashed often, as a cache key
+        return hash(self.text)
+
     def _dates(self, start: date, until: date) -> rrule.rrule:
         """The library's dates of this pattern with `start` as DTSTART, up to `until` (no
         COUNT: the series counts its occurrences itself)."""
@@ -172,14 +181,34 @@ class Rule:
 
     def upcoming(self, current: date, occurrence: int, limit: int) -> list[date]:
         """The next `limit` due dates after `current`, as if each were completed on its date."""
-        dates: list[date] = []
-        for n in range(occurrence, occurrence + limit):
-            following = self.following(current, n)
-            if following is None:
-                break
-            dates.append(following)
-            current = following
-        return dates
+        return list(_upcoming(self, current, occurrence, limit))
+
+
+@functools.lru_cache(maxsize=4096)
+def _upcoming(rule: Rule, current: date, occurrence: int, limit: int) -> tuple[date, ...]:
+    """`Rule.upcoming`: the dates `following` gives one after another, found in one walk of the
+    library's rule from `current` as DTSTART (each date it yields keeps the periods of the one
+    before, so the walk and the steps agree), cut by COUNT; a walk that reaches the search's
+    horizon (dates centuries apart) goes on one step at a time. (Cached as `_first_date`.)"""
+    wanted = limit if rule.count is None else max(0, min(limit, rule.count - occurrence))
+    dates: list[date] = []
+    end = rule._end(current)
+    try:
+        for found in rule._dates(current, end) if wanted else ():
+            if found.date() > current:
+                dates.append(found.date())
+                if len(dates) == wanted:
+                    break
+    except (OverflowError, ValueError):  # past 9999-12-31: the series ends
+        return tuple(dates)
+    if rule.until is not None and end == rule.until:
+        return tuple(dates)
+    while len(dates) < wanted:
+        following = rule.following(dates[-1] if dates else current, occurrence + len(dates))
+        if following is None:
+            break
+        dates.append(following)
+    return tuple(dates)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -462,7 +491,7 @@ class Ahead:
     its minutes (`reminder_entries`), as `plan` would: sql/task_set_completed.sql does it."""
 
     dates: list[date]
-    due_ats: list[datetime | None] | None
+    due_ats: Sequence[datetime | None] | None
     zone: str | None
     ends: bool
 
@@ -478,7 +507,7 @@ def series_ahead(schedule: Schedule, zone: str, limit: int = AHEAD_MAX) -> Ahead
     dates = rule.upcoming(schedule.due_date, schedule.occurrence, limit)
     if schedule.due_time is None:
         return Ahead(dates, None, None, len(dates) < limit)
-    due_ats = [due_instant(day, schedule.due_time, zone) for day in dates]
+    due_ats = due_instants(dates, schedule.due_time, zone)
     return Ahead(dates, due_ats, zone, len(dates) < limit)
 
 
