@@ -151,6 +151,11 @@ def _strings_in(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
 
 def _find_nul(value: Any, loc: Loc) -> Loc | None:
     """Where the first NUL character is, in keys or strings."""
+    try:  # orjson writes a NUL as \u0000: without one, there is nothing to look for
+        if b"\\u0000" not in orjson.dumps(value):
+            return None
+    except TypeError:  # not JSON (an integer past 64 bits): looked for as it stands
+        pass
     return next((where for where, text in _strings_in(value, loc) if "\x00" in text), None)
 
 
