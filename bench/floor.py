@@ -30,9 +30,9 @@ from todo_api.db.queries import QUERIES
 from todo_api.db.tasks import NO_SCHEDULE, SORTS, Filters, PageRequest, page_statement
 from todo_api.models.auth import USER_FIELDS
 from todo_api.models.tasks import PAGE_LIMIT_DEFAULT, TASK_FIELDS, TaskCreate, TaskUpdate
-from todo_api.models.time import Schedule, known_reminder_fields, plan
+from todo_api.models.time import known_reminder_fields
 from todo_api.payloads import validated
-from todo_api.schedules import given_schedule, plan_create, stored
+from todo_api.schedules import given_schedule, plan_create, plan_unread, stored
 
 SQL = QUERIES
 SECRET = os.environ.get("JWT_SECRET", "floor-secret-that-is-long-enough-0123456789")
@@ -60,19 +60,7 @@ TIMED_UPDATE_DUE = _TIMED_CHANGE.due_date.isoformat()
 _TIMED_GIVEN = given_schedule(
     {n: getattr(_TIMED_CHANGE, n) for n in _TIMED_CHANGE.model_fields_set}
 )
-TIMED_UPDATE_SCHEDULE = stored(
-    plan(
-        Schedule(),
-        _TIMED_GIVEN,
-        was_completed=False,
-        completed=False,
-        owner_zone="UTC",
-        now=datetime.now(UTC),
-    ),
-    "UTC",
-    None,
-    tuple(_TIMED_GIVEN),
-)
+TIMED_UPDATE_SCHEDULE = stored(plan_unread(_TIMED_GIVEN, "UTC"), "UTC", None, tuple(_TIMED_GIVEN))
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

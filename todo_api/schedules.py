@@ -208,14 +208,7 @@ async def _write_unread(
     if zone is None or not given or given.get("recurrence") is not None:
         return None
     try:
-        planned = plan(
-            Schedule(),
-            given,
-            was_completed=False,  # without a recurrence, completion plans nothing
-            completed=False,
-            owner_zone=zone,
-            now=datetime.now(UTC),
-        )
+        planned = plan_unread(given, zone)
     except Refused:
         return None
     return await tasks.update_task(
@@ -227,6 +220,19 @@ async def _write_unread(
         due_date=planned.schedule.due_date,
         schedule=stored(planned, zone, None, tuple(given)),
         if_match=if_match,
+    )
+
+
+def plan_unread(given: dict[str, Any], zone: str) -> Planned:
+    """The plan of `_write_unread`: the given schedule fields (no recurrence) applied to a task
+    without a schedule in `zone`; Refused as `plan` is."""
+    return plan(
+        Schedule(),
+        given,
+        was_completed=False,  # without a recurrence, completion plans nothing
+        completed=False,
+        owner_zone=zone,
+        now=datetime.now(UTC),
     )
 
 
