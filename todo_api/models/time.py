@@ -70,7 +70,7 @@ DueTime = Annotated[
 
 def show_time(value: time | None) -> str | None:
     """A due time as the API shows it: "HH:MM"."""
-    return None if value is None else value.strftime("%H:%M")
+    return None if value is None else value.isoformat("minutes")
 
 
 def due_instant(day: date | None, at: time | None, zone: str) -> datetime | None:
