@@ -4,7 +4,7 @@
 -- Dates travel as text: asyncpg would send 9999-12-31 and 0001-01-01 as infinity and -infinity.
 -- due_at and each reminder's fires_at come computed (todo_api/models/time.py); next_reminder_at
 -- follows (trigger tasks_15_next_reminder); so do the series' next occurrences planned ahead
--- (ahead_*, NULL: none; migrations/0014).
+-- (ahead_*, NULL: none; migrations/0014), each array as one text literal (db/tasks.py, _array).
 INSERT INTO tasks AS t (user_id, title, description, completed, completed_at, due_date, priority, tags
     , list_id
     , due_time
@@ -27,8 +27,8 @@ SELECT :user_id, :title, :description, :completed, CASE WHEN :completed THEN now
        , :recurrence::text
        , :recurrence_basis::text
        , :reminders::jsonb
-       , :ahead_dates::text[]::date[]
-       , :ahead_due_at::timestamptz[]
+       , :ahead_dates::text::date[]
+       , :ahead_due_at::text::timestamptz[]
        , :ahead_zone::text
        , :ahead_ends::boolean
 -- due_at was computed in the owner's zone :owner_zone (NULL: it did not need it)

@@ -31,10 +31,11 @@ UPDATE tasks AS t SET
     , last_completed_at = CASE WHEN :advanced::boolean THEN now() ELSE t.last_completed_at END
     , reminders = CASE WHEN :set_schedule::boolean THEN :reminders::jsonb ELSE t.reminders END
     -- The series' next occurrences planned ahead with the schedule (migrations/0014); a due
-    -- date set without a plan forgets them (its completion is then planned again).
-    , ahead_dates = CASE WHEN :set_schedule::boolean THEN :ahead_dates::text[]::date[]
+    -- date set without a plan forgets them (its completion is then planned again). Each array
+    -- comes as one text literal (db/tasks.py, _array).
+    , ahead_dates = CASE WHEN :set_schedule::boolean THEN :ahead_dates::text::date[]
                          WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_dates END
-    , ahead_due_at = CASE WHEN :set_schedule::boolean THEN :ahead_due_at::timestamptz[]
+    , ahead_due_at = CASE WHEN :set_schedule::boolean THEN :ahead_due_at::text::timestamptz[]
                           WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_due_at END
     , ahead_zone = CASE WHEN :set_schedule::boolean THEN :ahead_zone::text
                         WHEN :set_due_date::boolean THEN NULL ELSE t.ahead_zone END
