@@ -183,7 +183,7 @@ class Schedule:
     @property
     def params(self) -> dict[str, Any]:
         dates = None if self.ahead_dates is None else _array(map(_day, self.ahead_dates))
-        due_ats = None if self.ahead_due_at is None else _array(map(_instant, self.ahead_due_at))
+        due_ats = None if self.ahead_due_at is None else _array(map(_day, self.ahead_due_at))
         return {
             "due_time": self.due_time,
             "time_zone": self.time_zone,
@@ -314,11 +314,8 @@ def like_pattern(text: str) -> str:
 
 
 def _day(value: date | None) -> str | None:
-    """A date as the statements take it: text (asyncpg sends 9999-12-31 as infinity)."""
-    return None if value is None else value.isoformat()
-
-
-def _instant(value: datetime | None) -> str | None:
+    """A date (or an instant) as the statements take it: ISO text (asyncpg sends 9999-12-31 as
+    infinity)."""
     return None if value is None else value.isoformat()
 
 

@@ -195,8 +195,8 @@ def _upcoming(rule: Rule, current: date, occurrence: int, limit: int) -> tuple[d
     end = rule._end(current)
     try:
         for found in rule._dates(current, end) if wanted else ():
-            if found.date() > current:
-                dates.append(found.date())
+            if (day := found.date()) > current:
+                dates.append(day)
                 if len(dates) == wanted:
                     break
     except (OverflowError, ValueError):  # past 9999-12-31: the series ends
