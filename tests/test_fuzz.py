@@ -21,7 +21,12 @@ MAX_EXAMPLES = os.environ.get("TODO_FUZZ_MAX_EXAMPLES", "25")
 # every parameter, about 150 s) does not depend on max-examples: .ci/run's passes over other
 # connections, after a full run, take fuzzing and stateful only.
 PHASES = os.environ.get("TODO_FUZZ_PHASES", "")
-SEED = os.environ.get("TODO_FUZZ_SEED", "")
+# The seed of the examples. Fixed by default, so every run of the suite sends the same requests
+# and a pass stays a pass: a random one is exploration, and exploration in the suite is a flaky
+# test (one CI run of 2026-12-07 ran past the 900 s below with schemathesis busy generating,
+# where every other run took 4-5 minutes). To explore: TODO_FUZZ_SEED=random (schemathesis prints
+# the seed it drew, to replay a failure with TODO_FUZZ_SEED=<seed>).
+SEED = os.environ.get("TODO_FUZZ_SEED", "1208")
 
 
 def test_schemathesis_finds_no_defect(database_url: str, serve: Callable[..., Server]) -> None:
@@ -65,7 +70,7 @@ def test_schemathesis_finds_no_defect(database_url: str, serve: Callable[..., Se
     ]
     if PHASES:
         command += ["--phases", PHASES]
-    if SEED:  # to replay a reported failure: TODO_FUZZ_SEED=<seed>
+    if SEED != "random":
         command += ["--seed", SEED]
     try:
         run = subprocess.run(
